@@ -1,0 +1,1 @@
+//! Ingest: payload decoding and validation.

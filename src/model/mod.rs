@@ -1,0 +1,14 @@
+//! Domain types that cross stages: ids, readings, alerts, incidents, dead letters.
+//!
+//! Everything here is plain data. Stages exchange these over channels or through the
+//! `Store` seam; no behaviour that belongs to one stage lives here.
+
+mod ids;
+mod incident;
+mod reading;
+mod time;
+
+pub use ids::{CameraId, IncidentId, SensorId};
+pub use incident::{Incident, IncidentStatus, Severity};
+pub use reading::{CameraInfo, DeadLetter, Location, MetricSpec, RejectReason, Reading, SensorInfo, VideoAlert};
+pub use time::Timestamp;

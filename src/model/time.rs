@@ -1,0 +1,65 @@
+//! Event time: microseconds since the Unix epoch, UTC.
+//!
+//! Microseconds keep SenML's fractional seconds and match PostgreSQL's `timestamptz`
+//! resolution, so a reading's identity (sensor, metric, time) is the same in both stores.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub const fn from_micros(us: i64) -> Self {
+        Self(us)
+    }
+    pub const fn from_millis(ms: i64) -> Self {
+        Self(ms.saturating_mul(1000))
+    }
+    /// Seconds (possibly fractional) since the epoch; `None` if not finite or out of range.
+    pub fn from_secs_f64(s: f64) -> Option<Self> {
+        let us = (s * 1e6).round();
+        (us.is_finite() && us.abs() < 9.0e18).then_some(Self(us as i64))
+    }
+    pub const fn micros(self) -> i64 {
+        self.0
+    }
+    pub const fn millis(self) -> i64 {
+        self.0.div_euclid(1000)
+    }
+    pub fn secs_f64(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+    pub fn to_chrono(self) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::from_timestamp_micros(self.0)
+    }
+    pub fn from_chrono(t: chrono::DateTime<chrono::Utc>) -> Self {
+        Self(t.timestamp_micros())
+    }
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| Self(t.timestamp_micros()))
+    }
+    pub fn to_rfc3339(self) -> String {
+        match self.to_chrono() {
+            Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            None => self.0.to_string(),
+        }
+    }
+    pub const fn saturating_add_micros(self, us: i64) -> Self {
+        Self(self.0.saturating_add(us))
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timestamp({})", self.to_rfc3339())
+    }
+}
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}

@@ -1,0 +1,1 @@
+//! The city: districts, streets, grids, sensors and cameras, with spatial indexes.
