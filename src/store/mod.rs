@@ -4,6 +4,8 @@
 //! reading: readings are unique by (sensor, metric, time), video alerts by source id.
 //! Both backends pass the same contract suite (`tests/store_contract.rs`).
 
+mod batch;
+mod migrate;
 mod postgres;
 mod sqlite;
 
@@ -29,11 +31,28 @@ pub enum StoreError {
     /// A value read back could not be turned into a domain type.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A value given to the store that it cannot represent (e.g. a timestamp outside the
+    /// database's range); retrying the same call will fail the same way.
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// The row a call names (e.g. an incident id) does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        StoreError::Unavailable(e.to_string())
+        match e {
+            // A row that does not decode into the expected type is bad data, not an outage:
+            // retrying would fail the same way.
+            sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnNotFound(_)
+            | sqlx::Error::ColumnIndexOutOfBounds { .. }
+            | sqlx::Error::TypeNotFound { .. } => StoreError::Corrupt(e.to_string()),
+            sqlx::Error::Migrate(m) => StoreError::Migration(m.to_string()),
+            _ => StoreError::Unavailable(e.to_string()),
+        }
     }
 }
 
@@ -96,6 +115,7 @@ pub struct IncidentFilter {
     /// Only incidents that are not closed.
     pub open_only: bool,
     pub district: Option<String>,
+    /// At most this many; 0 means no limit (so `IncidentFilter::default()` lists all).
     pub limit: u32,
 }
 

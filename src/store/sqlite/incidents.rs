@@ -1,0 +1,187 @@
+//! SQLite incidents. Writes go through the single writer connection; the partial unique
+//! index on `dedup_key` still decides, so the behaviour matches PostgreSQL.
+
+use super::query::location;
+use crate::model::*;
+use crate::store::{IncidentFilter, NewIncident, StoreError, StoreResult};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+/// The incident columns, as a macro so queries stay `&'static str` (cached statements).
+macro_rules! columns {
+    () => {
+        "id, dedup_key, category, severity, status, title, source, lon, lat, grid, street, \
+         district, opened_at, last_seen, count, peak, cleared_at, closed_at, version"
+    };
+}
+
+/// An open can lose to a close between its insert and its select; it then simply tries
+/// again. Two losses in a row would need a close and a reopen to interleave twice.
+const OPEN_ATTEMPTS: usize = 3;
+
+fn incident(row: &SqliteRow) -> StoreResult<Incident> {
+    let id: &str = row.try_get("id")?;
+    let severity: &str = row.try_get("severity")?;
+    let status: &str = row.try_get("status")?;
+    Ok(Incident {
+        id: IncidentId(
+            uuid::Uuid::parse_str(id)
+                .map_err(|e| StoreError::Corrupt(format!("incident id {id:?}: {e}")))?,
+        ),
+        dedup_key: row.try_get("dedup_key")?,
+        category: row.try_get("category")?,
+        severity: Severity::parse(severity)
+            .ok_or_else(|| StoreError::Corrupt(format!("incident {id}: severity {severity:?}")))?,
+        status: IncidentStatus::parse(status)
+            .ok_or_else(|| StoreError::Corrupt(format!("incident {id}: status {status:?}")))?,
+        title: row.try_get("title")?,
+        source: row.try_get("source")?,
+        location: location(row)?,
+        opened_at: Timestamp(row.try_get("opened_at")?),
+        last_seen: Timestamp(row.try_get("last_seen")?),
+        count: row.try_get("count")?,
+        peak: row.try_get("peak")?,
+        cleared_at: row.try_get::<Option<i64>, _>("cleared_at")?.map(Timestamp),
+        closed_at: row.try_get::<Option<i64>, _>("closed_at")?.map(Timestamp),
+        version: row.try_get("version")?,
+    })
+}
+
+pub(super) async fn open(pool: &SqlitePool, new: &NewIncident) -> StoreResult<(Incident, bool)> {
+    for _ in 0..OPEN_ATTEMPTS {
+        let id = IncidentId::new_v7();
+        let l = &new.location;
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO incidents (",
+            columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, NULL, 1) \
+             ON CONFLICT (dedup_key) WHERE status <> 'closed' DO NOTHING RETURNING ",
+            columns!()
+        ))
+        .bind(id.0.to_string())
+        .bind(new.dedup_key.as_str())
+        .bind(new.category.as_str())
+        .bind(new.severity.as_str())
+        .bind(IncidentStatus::Discovered.as_str())
+        .bind(new.title.as_str())
+        .bind(new.source.as_deref())
+        .bind(l.lon)
+        .bind(l.lat)
+        .bind(l.grid.as_deref())
+        .bind(l.street.as_deref())
+        .bind(l.district.as_deref())
+        .bind(new.opened_at.micros())
+        .bind(new.opened_at.micros())
+        .bind(new.peak)
+        .fetch_optional(pool)
+        .await?;
+        if let Some(row) = inserted {
+            return Ok((incident(&row)?, true));
+        }
+        if let Some(existing) = open_by_key(pool, &new.dedup_key).await? {
+            return Ok((existing, false));
+        }
+    }
+    Err(StoreError::Unavailable(format!(
+        "incident {:?} kept being closed while opening it",
+        new.dedup_key
+    )))
+}
+
+async fn open_by_key(pool: &SqlitePool, key: &str) -> StoreResult<Option<Incident>> {
+    sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM incidents WHERE dedup_key = ? AND status <> 'closed'"
+    ))
+    .bind(key)
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(incident)
+    .transpose()
+}
+
+pub(super) async fn touch(
+    pool: &SqlitePool,
+    id: IncidentId,
+    seen: Timestamp,
+    evidence: i64,
+    peak: Option<f64>,
+) -> StoreResult<Incident> {
+    // SQLite's two-argument MAX() is NULL if either side is; COALESCE makes a missing peak
+    // on either side lose to a present one.
+    let row = sqlx::query(concat!(
+        "UPDATE incidents SET count = count + ?1, last_seen = MAX(last_seen, ?2), \
+         peak = MAX(COALESCE(peak, ?3), COALESCE(?3, peak)), version = version + 1 \
+         WHERE id = ?4 RETURNING ",
+        columns!()
+    ))
+    .bind(evidence)
+    .bind(seen.micros())
+    .bind(peak)
+    .bind(id.0.to_string())
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        Some(row) => incident(&row),
+        None => Err(StoreError::NotFound(format!("incident {id}"))),
+    }
+}
+
+pub(super) async fn clear(
+    pool: &SqlitePool,
+    dedup_key: &str,
+    at: Timestamp,
+) -> StoreResult<Option<Incident>> {
+    sqlx::query(concat!(
+        "UPDATE incidents SET status = 'closed', cleared_at = ?1, closed_at = ?1, \
+         version = version + 1 WHERE dedup_key = ?2 AND status <> 'closed' RETURNING ",
+        columns!()
+    ))
+    .bind(at.micros())
+    .bind(dedup_key)
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(incident)
+    .transpose()
+}
+
+pub(super) async fn get(pool: &SqlitePool, id: IncidentId) -> StoreResult<Option<Incident>> {
+    sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM incidents WHERE id = ?"
+    ))
+    .bind(id.0.to_string())
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(incident)
+    .transpose()
+}
+
+pub(super) async fn list(pool: &SqlitePool, filter: &IncidentFilter) -> StoreResult<Vec<Incident>> {
+    let mut qb = QueryBuilder::<Sqlite>::new(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM incidents WHERE 1 = 1"
+    ));
+    if filter.open_only {
+        qb.push(" AND status <> 'closed'");
+    }
+    if let Some(district) = &filter.district {
+        qb.push(" AND district = ").push_bind(district.as_str());
+    }
+    qb.push(" ORDER BY opened_at DESC, id DESC");
+    if filter.limit > 0 {
+        qb.push(" LIMIT ").push_bind(i64::from(filter.limit));
+    }
+    qb.build()
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(incident)
+        .collect()
+}

@@ -1,0 +1,232 @@
+//! The SQLite implementation of [`Store`](super::Store): the default, zero-install backend.
+//!
+//! # Durability
+//! The database runs in WAL mode with `synchronous=NORMAL`. A committed transaction then
+//! survives a crash or SIGKILL of the process; only an OS crash or power loss can lose the
+//! last few transactions (the database stays consistent either way). That trade buys most
+//! of the write throughput. Add `?synchronous=full` to the URL to fsync every commit.
+//!
+//! # Connections
+//! SQLite allows one writer at a time, so writes go through a pool of exactly one
+//! connection (no `SQLITE_BUSY` storms, no lock retries), while reads use a small pool of
+//! their own that WAL lets run beside the writer. `sqlite::memory:` uses one connection for
+//! everything: each connection would otherwise see its own empty database.
+
+mod incidents;
+mod query;
+mod write;
+
+use super::*;
+use crate::model::*;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How long a connection waits for a lock held by another process before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Read connections; reads are short and the machine is small.
+const READ_POOL_SIZE: u32 = 4;
+/// How long a caller waits for a free connection before the store reports itself down.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    dead_letter_limit: u32,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its parent directory if missing) the database `url` names,
+    /// e.g. `sqlite://data/cityops.db` (relative to the working directory),
+    /// `sqlite:///var/lib/cityops/cityops.db` or `sqlite::memory:`, and migrates it.
+    pub async fn open(url: &str, dead_letter_limit: u32) -> StoreResult<Self> {
+        let (url, synchronous) = split_synchronous(url)?;
+        let options = SqliteConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::Unavailable(format!("bad SQLite URL {url:?}: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(false);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
+            create_parent_dir(options.get_filename())?;
+        }
+
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(if in_memory { 1 } else { 0 })
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            // An in-memory database lives only as long as its connection.
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.clone())
+            .await?;
+        let reader = if in_memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(READ_POOL_SIZE)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await?
+        };
+        super::migrate::sqlite()
+            .run(&writer)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(Self {
+            writer,
+            reader,
+            dead_letter_limit,
+        })
+    }
+}
+
+/// Takes our own `synchronous=` parameter out of the URL (sqlx rejects parameters it does
+/// not know) and returns the URL without it.
+fn split_synchronous(url: &str) -> StoreResult<(String, SqliteSynchronous)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), SqliteSynchronous::Normal));
+    };
+    let mut synchronous = SqliteSynchronous::Normal;
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("synchronous", v)) => {
+                synchronous = SqliteSynchronous::from_str(v).map_err(|_| {
+                    StoreError::Unavailable(format!(
+                        "bad synchronous={v:?} in SQLite URL: expected off, normal, full or extra"
+                    ))
+                })?;
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let url = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((url, synchronous))
+}
+
+fn create_parent_dir(file: &std::path::Path) -> StoreResult<()> {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create directory {}: {e}", dir.display()))
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `u32` limit as SQLite's `LIMIT` operand.
+fn limit(n: u32) -> i64 {
+    i64::from(n)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn register_city(
+        &self,
+        sensors: &[SensorInfo],
+        cameras: &[CameraInfo],
+    ) -> StoreResult<()> {
+        write::register_city(&self.writer, sensors, cameras).await
+    }
+
+    async fn write_batch(&self, batch: &IngestBatch) -> StoreResult<BatchOutcome> {
+        write::write_batch(&self.writer, batch, self.dead_letter_limit).await
+    }
+
+    async fn sensors(
+        &self,
+        kind: Option<&str>,
+        district: Option<&str>,
+    ) -> StoreResult<Vec<SensorState>> {
+        query::sensors(&self.reader, kind, district).await
+    }
+
+    async fn readings(
+        &self,
+        sensor: &SensorId,
+        metric: Option<&str>,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Reading>> {
+        query::readings(&self.reader, sensor, metric, from, to, limit).await
+    }
+
+    async fn count_readings(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM readings")
+            .fetch_one(&self.reader)
+            .await?;
+        u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
+    }
+
+    async fn video_alerts(&self, limit: u32) -> StoreResult<Vec<VideoAlert>> {
+        query::video_alerts(&self.reader, limit).await
+    }
+
+    async fn dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetter>> {
+        query::dead_letters(&self.reader, limit).await
+    }
+
+    async fn open_incident(&self, new: &NewIncident) -> StoreResult<(Incident, bool)> {
+        incidents::open(&self.writer, new).await
+    }
+
+    async fn touch_incident(
+        &self,
+        id: IncidentId,
+        seen: Timestamp,
+        evidence: i64,
+        peak: Option<f64>,
+    ) -> StoreResult<Incident> {
+        incidents::touch(&self.writer, id, seen, evidence, peak).await
+    }
+
+    async fn clear_incident(
+        &self,
+        dedup_key: &str,
+        at: Timestamp,
+    ) -> StoreResult<Option<Incident>> {
+        incidents::clear(&self.writer, dedup_key, at).await
+    }
+
+    async fn incident(&self, id: IncidentId) -> StoreResult<Option<Incident>> {
+        incidents::get(&self.reader, id).await
+    }
+
+    async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>> {
+        incidents::list(&self.reader, filter).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synchronous_param_is_taken_out_of_the_url() {
+        let (u, s) = split_synchronous("sqlite://data/x.db?synchronous=full&mode=rwc").unwrap();
+        assert_eq!(u, "sqlite://data/x.db?mode=rwc");
+        assert!(matches!(s, SqliteSynchronous::Full));
+        let (u, s) = split_synchronous("sqlite::memory:").unwrap();
+        assert_eq!(u, "sqlite::memory:");
+        assert!(matches!(s, SqliteSynchronous::Normal));
+        assert!(split_synchronous("sqlite://x.db?synchronous=sometimes").is_err());
+    }
+}
