@@ -1,0 +1,174 @@
+//! The PostgreSQL implementation of [`Store`](super::Store), for production and for
+//! several nodes sharing one database.
+//!
+//! `readings` is either a TimescaleDB hypertable (when the extension is available) or a
+//! table range-partitioned by UTC day with a DEFAULT partition; see [`partitions`] and
+//! `migrations/postgres/`. Bulk writes bind one array per column and `UNNEST` them, which
+//! keeps a 5000-row insert to four parameters and one round trip.
+
+mod incidents;
+mod partitions;
+mod query;
+mod write;
+
+use super::*;
+use crate::model::*;
+use chrono::{DateTime, Utc};
+use partitions::Layout;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use std::time::Duration;
+
+/// Connections: one or two writers, API reads and incident updates beside them.
+const POOL_SIZE: u32 = 8;
+/// How long a caller waits for a free connection before the store reports itself down.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct PgStore {
+    pool: PgPool,
+    dead_letter_limit: u32,
+    layout: Layout,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:pass@host/db`), migrates the schema and makes
+    /// sure the partitions of the coming days exist.
+    pub async fn open(url: &str, dead_letter_limit: u32) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await?;
+        super::migrate::postgres()
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        let layout = Layout::detect(&pool).await?;
+        layout.prepare_ahead(&pool, Utc::now()).await?;
+        Ok(Self {
+            pool,
+            dead_letter_limit,
+            layout,
+        })
+    }
+
+    /// The connection pool, for maintenance tools and tests that inspect the schema.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Whether `readings` is a TimescaleDB hypertable rather than day partitions.
+    pub fn uses_timescale(&self) -> bool {
+        matches!(self.layout, Layout::Hypertable)
+    }
+
+    /// Retention: drops the readings older than `days` days (whole day partitions or
+    /// Timescale chunks, plus old rows of the DEFAULT partition). Returns how many
+    /// partitions or chunks were dropped.
+    pub async fn drop_readings_older_than(&self, days: u32) -> StoreResult<u32> {
+        self.layout.drop_older_than(&self.pool, days).await
+    }
+}
+
+/// A timestamp as `timestamptz`; chrono's range is narrower than `i64` microseconds.
+fn to_pg(t: Timestamp) -> StoreResult<DateTime<Utc>> {
+    t.to_chrono()
+        .ok_or_else(|| StoreError::Invalid(format!("timestamp {} µs is out of range", t.micros())))
+}
+
+fn from_pg(t: DateTime<Utc>) -> Timestamp {
+    Timestamp::from_chrono(t)
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn register_city(
+        &self,
+        sensors: &[SensorInfo],
+        cameras: &[CameraInfo],
+    ) -> StoreResult<()> {
+        write::register_city(&self.pool, sensors, cameras).await
+    }
+
+    async fn write_batch(&self, batch: &IngestBatch) -> StoreResult<BatchOutcome> {
+        if !batch.readings.is_empty() {
+            self.layout
+                .ensure_for(&self.pool, &batch.readings, Utc::now())
+                .await?;
+        }
+        write::write_batch(&self.pool, batch, self.dead_letter_limit).await
+    }
+
+    async fn sensors(
+        &self,
+        kind: Option<&str>,
+        district: Option<&str>,
+    ) -> StoreResult<Vec<SensorState>> {
+        query::sensors(&self.pool, kind, district).await
+    }
+
+    async fn readings(
+        &self,
+        sensor: &SensorId,
+        metric: Option<&str>,
+        from: Timestamp,
+        to: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<Reading>> {
+        query::readings(&self.pool, sensor, metric, from, to, limit).await
+    }
+
+    async fn count_readings(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM readings")
+            .fetch_one(&self.pool)
+            .await?;
+        u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
+    }
+
+    async fn video_alerts(&self, limit: u32) -> StoreResult<Vec<VideoAlert>> {
+        query::video_alerts(&self.pool, limit).await
+    }
+
+    async fn dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetter>> {
+        query::dead_letters(&self.pool, limit).await
+    }
+
+    async fn open_incident(&self, new: &NewIncident) -> StoreResult<(Incident, bool)> {
+        incidents::open(&self.pool, new).await
+    }
+
+    async fn touch_incident(
+        &self,
+        id: IncidentId,
+        seen: Timestamp,
+        evidence: i64,
+        peak: Option<f64>,
+    ) -> StoreResult<Incident> {
+        incidents::touch(&self.pool, id, seen, evidence, peak).await
+    }
+
+    async fn clear_incident(
+        &self,
+        dedup_key: &str,
+        at: Timestamp,
+    ) -> StoreResult<Option<Incident>> {
+        incidents::clear(&self.pool, dedup_key, at).await
+    }
+
+    async fn incident(&self, id: IncidentId) -> StoreResult<Option<Incident>> {
+        incidents::get(&self.pool, id).await
+    }
+
+    async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>> {
+        incidents::list(&self.pool, filter).await
+    }
+}
