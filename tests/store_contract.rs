@@ -1,0 +1,609 @@
+//! The contract every `Store` backend keeps: one suite of tests written against
+//! `SharedStore`, instantiated for SQLite and PostgreSQL by `store_contract_tests!`.
+//!
+//! Each test gets a fresh database: SQLite in a temporary directory, PostgreSQL a newly
+//! created database with a random name (dropped afterwards, best effort), so tests never
+//! see each other's rows and can run in parallel. PostgreSQL is reached through
+//! `CITYOPS_TEST_PG_ADMIN_URL` (default below; `scripts/test-postgres.sh` sets one up).
+//! Without a server the PostgreSQL tests are skipped, unless `CI` is set: then they fail.
+
+use cityops::model::*;
+use cityops::store::{
+    IncidentFilter, IngestBatch, NewIncident, PgStore, SharedStore, SqliteStore, Store,
+};
+use std::sync::Arc;
+use support::*;
+
+#[path = "store_contract/backend_specific.rs"]
+mod backend_specific;
+#[path = "store_contract/support.rs"]
+mod support;
+
+pub const DEFAULT_PG_ADMIN_URL: &str = "postgres://cityops:cityops@127.0.0.1:5432/postgres";
+const DEAD_LETTER_LIMIT: u32 = 5;
+/// 2023-11-14T22:13:20Z, a fixed event time so results never depend on the wall clock.
+const T0: i64 = 1_700_000_000_000_000;
+const SEC: i64 = 1_000_000;
+const DAY: i64 = 86_400 * SEC;
+
+// ---------------------------------------------------------------------------------------
+// The contract
+
+async fn ping_and_backend(store: SharedStore) {
+    store.ping().await.expect("ping");
+    assert!(["sqlite", "postgres"].contains(&store.backend()));
+}
+
+async fn readings_are_idempotent(store: SharedStore) {
+    let batch = readings_batch(
+        (0..50)
+            .map(|i| reading("WL-1", "level", T0 + i * SEC, i as f64))
+            .collect(),
+    );
+    let first = store.write_batch(&batch).await.expect("first write");
+    assert_eq!(first.readings_new, vec![true; 50]);
+    assert_eq!(store.count_readings().await.unwrap(), 50);
+
+    let second = store.write_batch(&batch).await.expect("second write");
+    assert_eq!(second.readings_new, vec![false; 50]);
+    assert_eq!(store.count_readings().await.unwrap(), 50);
+}
+
+async fn duplicates_within_a_batch(store: SharedStore) {
+    let batch = readings_batch(vec![
+        reading("WL-1", "level", T0, 1.0),
+        reading("WL-1", "level", T0, 2.0),
+        reading("WL-1", "battery", T0, 90.0),
+        reading("WL-1", "level", T0, 3.0),
+        reading("WL-2", "level", T0, 4.0),
+    ]);
+    let out = store.write_batch(&batch).await.unwrap();
+    assert_eq!(out.readings_new, vec![true, false, true, false, true]);
+    assert_eq!(store.count_readings().await.unwrap(), 3);
+    let stored = store
+        .readings(
+            &SensorId::new("WL-1"),
+            Some("level"),
+            Timestamp(T0),
+            Timestamp(T0 + 1),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0].value, 1.0,
+        "the first occurrence is the one stored"
+    );
+
+    // A batch mixing stored and new keys reports each one.
+    let out = store
+        .write_batch(&readings_batch(vec![
+            reading("WL-1", "level", T0, 9.0),
+            reading("WL-1", "level", T0 + SEC, 5.0),
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(out.readings_new, vec![false, true]);
+}
+
+async fn latest_value_only_moves_forward(store: SharedStore) {
+    store
+        .register_city(&[sensor("WL-1", "water_level", "d1")], &[])
+        .await
+        .unwrap();
+    store
+        .write_batch(&readings_batch(vec![
+            reading("WL-1", "level", T0 + 10 * SEC, 1.0),
+            reading("WL-1", "level", T0 + 20 * SEC, 2.0),
+            reading("WL-1", "level", T0 + 15 * SEC, 1.5),
+        ]))
+        .await
+        .unwrap();
+    let latest = |states: Vec<cityops::store::SensorState>| {
+        let l = &states[0].latest;
+        l.iter()
+            .find(|v| v.metric == "level")
+            .map(|v| (v.time.micros(), v.value))
+    };
+    assert_eq!(
+        latest(store.sensors(None, None).await.unwrap()),
+        Some((T0 + 20 * SEC, 2.0))
+    );
+
+    // An older reading arriving later does not overwrite.
+    store
+        .write_batch(&readings_batch(vec![reading(
+            "WL-1",
+            "level",
+            T0 + 5 * SEC,
+            0.5,
+        )]))
+        .await
+        .unwrap();
+    assert_eq!(
+        latest(store.sensors(None, None).await.unwrap()),
+        Some((T0 + 20 * SEC, 2.0))
+    );
+
+    // A newer one does.
+    store
+        .write_batch(&readings_batch(vec![reading(
+            "WL-1",
+            "level",
+            T0 + 30 * SEC,
+            3.0,
+        )]))
+        .await
+        .unwrap();
+    assert_eq!(
+        latest(store.sensors(None, None).await.unwrap()),
+        Some((T0 + 30 * SEC, 3.0))
+    );
+}
+
+async fn readings_range_limit_and_metric(store: SharedStore) {
+    let mut rs: Vec<Reading> = (0..10)
+        .map(|i| reading("WL-1", "level", T0 + i * SEC, i as f64))
+        .collect();
+    rs.extend((0..10).map(|i| reading("WL-1", "battery", T0 + i * SEC, 100.0 - i as f64)));
+    rs.push(reading("WL-2", "level", T0 + 3 * SEC, 42.0));
+    rs.reverse(); // storage order must not matter
+    store.write_batch(&readings_batch(rs)).await.unwrap();
+    let wl1 = SensorId::new("WL-1");
+
+    // [from, to): from is included, to is not; oldest first.
+    let got = store
+        .readings(
+            &wl1,
+            Some("level"),
+            Timestamp(T0 + 2 * SEC),
+            Timestamp(T0 + 5 * SEC),
+            100,
+        )
+        .await
+        .unwrap();
+    let times: Vec<i64> = got.iter().map(|r| (r.time.micros() - T0) / SEC).collect();
+    assert_eq!(times, vec![2, 3, 4]);
+    assert!(got.iter().all(|r| r.sensor == wl1 && r.metric == "level"));
+    assert_eq!(got[0].value, 2.0);
+
+    let got = store
+        .readings(
+            &wl1,
+            Some("level"),
+            Timestamp(T0),
+            Timestamp(T0 + 100 * SEC),
+            4,
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 4);
+    assert_eq!(got[3].time, Timestamp(T0 + 3 * SEC));
+
+    // Without a metric filter both metrics come back, still oldest first.
+    let got = store
+        .readings(&wl1, None, Timestamp(T0), Timestamp(T0 + 2 * SEC), 100)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 4);
+    assert!(got.windows(2).all(|w| w[0].time <= w[1].time));
+
+    let none = store
+        .readings(
+            &wl1,
+            Some("level"),
+            Timestamp(T0 + 5 * SEC),
+            Timestamp(T0 + 5 * SEC),
+            100,
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    let other = store
+        .readings(
+            &SensorId::new("WL-2"),
+            None,
+            Timestamp(0),
+            Timestamp(i64::MAX),
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0].value, 42.0);
+}
+
+async fn sensors_filter_by_kind_and_district(store: SharedStore) {
+    store
+        .register_city(
+            &[
+                sensor("WL-1", "water_level", "d1"),
+                sensor("WL-2", "water_level", "d2"),
+                sensor("GAS-1", "gas", "d1"),
+            ],
+            &[camera("CAM-1", "d1")],
+        )
+        .await
+        .unwrap();
+    store
+        .write_batch(&readings_batch(vec![
+            reading("WL-1", "level", T0, 1.25),
+            reading("WL-1", "battery", T0 + SEC, 88.0),
+        ]))
+        .await
+        .unwrap();
+
+    let all = store.sensors(None, None).await.unwrap();
+    assert_eq!(
+        all.iter().map(|s| s.info.id.as_str()).collect::<Vec<_>>(),
+        vec!["GAS-1", "WL-1", "WL-2"]
+    );
+    let wl1 = all.iter().find(|s| s.info.id.as_str() == "WL-1").unwrap();
+    assert_eq!(
+        wl1.info,
+        sensor("WL-1", "water_level", "d1"),
+        "registry round-trips"
+    );
+    let mut latest: Vec<_> = wl1
+        .latest
+        .iter()
+        .map(|l| (l.metric.as_str(), l.time.micros(), l.value))
+        .collect();
+    latest.sort_by(|a, b| a.0.cmp(b.0));
+    assert_eq!(
+        latest,
+        vec![("battery", T0 + SEC, 88.0), ("level", T0, 1.25)]
+    );
+    assert!(
+        all.iter()
+            .find(|s| s.info.id.as_str() == "WL-2")
+            .unwrap()
+            .latest
+            .is_empty()
+    );
+
+    let water = store.sensors(Some("water_level"), None).await.unwrap();
+    assert_eq!(water.len(), 2);
+    let d1 = store.sensors(None, Some("d1")).await.unwrap();
+    assert_eq!(
+        d1.iter().map(|s| s.info.id.as_str()).collect::<Vec<_>>(),
+        vec!["GAS-1", "WL-1"]
+    );
+    let both = store
+        .sensors(Some("water_level"), Some("d2"))
+        .await
+        .unwrap();
+    assert_eq!(both.len(), 1);
+    assert_eq!(both[0].info.id.as_str(), "WL-2");
+    assert!(store.sensors(Some("nope"), None).await.unwrap().is_empty());
+}
+
+async fn register_city_upserts(store: SharedStore) {
+    let mut s = sensor("WL-1", "water_level", "d1");
+    store
+        .register_city(&[s.clone()], &[camera("CAM-1", "d1")])
+        .await
+        .unwrap();
+    s.name = "renamed".into();
+    s.location = loc("d9");
+    s.metrics.pop();
+    store
+        .register_city(&[s.clone()], &[camera("CAM-1", "d9")])
+        .await
+        .unwrap();
+    let all = store.sensors(None, None).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].info, s);
+    // Empty registries are fine too.
+    store.register_city(&[], &[]).await.unwrap();
+}
+
+async fn alerts_are_idempotent_by_source_id(store: SharedStore) {
+    let batch = IngestBatch {
+        alerts: vec![
+            alert("a1", T0),
+            alert("a2", T0 + SEC),
+            alert("a1", T0 + 2 * SEC),
+        ],
+        ..Default::default()
+    };
+    let out = store.write_batch(&batch).await.unwrap();
+    assert_eq!(out.alerts_new, vec![true, true, false]);
+    let out = store.write_batch(&batch).await.unwrap();
+    assert_eq!(out.alerts_new, vec![false, false, false]);
+
+    let alerts = store.video_alerts(10).await.unwrap();
+    assert_eq!(
+        alerts,
+        vec![alert("a2", T0 + SEC), alert("a1", T0)],
+        "newest first, round-trips"
+    );
+    assert_eq!(store.video_alerts(1).await.unwrap().len(), 1);
+}
+
+async fn dead_letters_are_bounded_and_keep_raw_bytes(store: SharedStore) {
+    for chunk in [0u8..3, 3..4, 4..9] {
+        let batch = IngestBatch {
+            dead_letters: chunk.map(dead_letter).collect(),
+            ..Default::default()
+        };
+        store.write_batch(&batch).await.unwrap();
+    }
+    let kept = store.dead_letters(100).await.unwrap();
+    let expected: Vec<DeadLetter> = (4..9).rev().map(dead_letter).collect();
+    assert_eq!(kept.len(), DEAD_LETTER_LIMIT as usize);
+    assert_eq!(
+        kept, expected,
+        "newest first, oldest dropped, raw bytes exact"
+    );
+    assert_eq!(store.dead_letters(2).await.unwrap(), expected[..2].to_vec());
+
+    // One batch with more letters than the limit keeps its last ones.
+    let batch = IngestBatch {
+        dead_letters: (10..20).map(dead_letter).collect(),
+        ..Default::default()
+    };
+    store.write_batch(&batch).await.unwrap();
+    let kept = store.dead_letters(100).await.unwrap();
+    assert_eq!(kept, (15..20).rev().map(dead_letter).collect::<Vec<_>>());
+}
+
+async fn mixed_batch_and_empty_batch(store: SharedStore) {
+    let empty = store.write_batch(&IngestBatch::default()).await.unwrap();
+    assert!(empty.readings_new.is_empty() && empty.alerts_new.is_empty());
+    let batch = IngestBatch {
+        readings: vec![reading("WL-1", "level", T0, 1.0)],
+        alerts: vec![alert("a1", T0)],
+        dead_letters: vec![dead_letter(1)],
+    };
+    let out = store.write_batch(&batch).await.unwrap();
+    assert_eq!((out.readings_new, out.alerts_new), (vec![true], vec![true]));
+    assert_eq!(store.count_readings().await.unwrap(), 1);
+    assert_eq!(store.video_alerts(10).await.unwrap().len(), 1);
+    assert_eq!(store.dead_letters(10).await.unwrap().len(), 1);
+}
+
+async fn large_batch(store: SharedStore) {
+    // Bigger than any one multi-row statement, so chunking is exercised.
+    let rs: Vec<Reading> = (0..5000)
+        .map(|i| {
+            reading(
+                &format!("S-{}", i % 100),
+                "level",
+                T0 + (i / 100) * SEC,
+                i as f64,
+            )
+        })
+        .collect();
+    let out = store
+        .write_batch(&readings_batch(rs.clone()))
+        .await
+        .unwrap();
+    assert!(out.readings_new.iter().all(|&n| n));
+    let out = store.write_batch(&readings_batch(rs)).await.unwrap();
+    assert!(out.readings_new.iter().all(|&n| !n));
+    assert_eq!(store.count_readings().await.unwrap(), 5000);
+}
+
+async fn open_incident_dedups_by_key(store: SharedStore) {
+    let (first, created) = store
+        .open_incident(&new_incident("k1", "d1", T0))
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(first.status, IncidentStatus::Discovered);
+    assert_eq!((first.count, first.version, first.peak), (1, 1, Some(0.5)));
+    assert_eq!(
+        (first.opened_at, first.last_seen),
+        (Timestamp(T0), Timestamp(T0))
+    );
+    assert_eq!(first.location, loc("d1"));
+
+    let (again, created) = store
+        .open_incident(&new_incident("k1", "d2", T0 + SEC))
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again, first, "the existing incident comes back unchanged");
+    assert_eq!(store.incident(first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.incident(IncidentId::new_v7()).await.unwrap(), None);
+}
+
+async fn concurrent_opens_create_one(store: SharedStore) {
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.open_incident(&new_incident("race", "d1", T0)).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.expect("task").expect("open"));
+    }
+    assert_eq!(results.iter().filter(|(_, created)| *created).count(), 1);
+    let id = results[0].0.id;
+    assert!(results.iter().all(|(i, _)| i.id == id));
+    let all = store.incidents(&IncidentFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 1);
+}
+
+async fn touch_adds_evidence(store: SharedStore) {
+    let (inc, _) = store
+        .open_incident(&new_incident("k1", "d1", T0))
+        .await
+        .unwrap();
+    let t = store
+        .touch_incident(inc.id, Timestamp(T0 + 10 * SEC), 2, Some(0.9))
+        .await
+        .unwrap();
+    assert_eq!(
+        (t.count, t.version, t.peak, t.last_seen),
+        (3, 2, Some(0.9), Timestamp(T0 + 10 * SEC))
+    );
+    // Older evidence and a smaller peak change neither last_seen nor peak.
+    let t = store
+        .touch_incident(inc.id, Timestamp(T0 + 5 * SEC), 1, Some(0.1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (t.count, t.version, t.peak, t.last_seen),
+        (4, 3, Some(0.9), Timestamp(T0 + 10 * SEC))
+    );
+    let t = store
+        .touch_incident(inc.id, Timestamp(T0 + 11 * SEC), 1, None)
+        .await
+        .unwrap();
+    assert_eq!((t.count, t.version, t.peak), (5, 4, Some(0.9)));
+    assert_eq!(store.incident(inc.id).await.unwrap(), Some(t));
+
+    // No peak yet: the first one given becomes the peak.
+    let mut n = new_incident("k2", "d1", T0);
+    n.peak = None;
+    let (inc2, _) = store.open_incident(&n).await.unwrap();
+    assert_eq!(inc2.peak, None);
+    let t = store
+        .touch_incident(inc2.id, Timestamp(T0), 1, Some(-3.0))
+        .await
+        .unwrap();
+    assert_eq!(t.peak, Some(-3.0));
+
+    assert!(
+        store
+            .touch_incident(IncidentId::new_v7(), Timestamp(T0), 1, None)
+            .await
+            .is_err()
+    );
+}
+
+async fn clear_closes_and_a_new_open_starts_over(store: SharedStore) {
+    let (inc, _) = store
+        .open_incident(&new_incident("k1", "d1", T0))
+        .await
+        .unwrap();
+    let closed = store
+        .clear_incident("k1", Timestamp(T0 + 60 * SEC))
+        .await
+        .unwrap()
+        .expect("closed");
+    assert_eq!(closed.id, inc.id);
+    assert_eq!(closed.status, IncidentStatus::Closed);
+    assert_eq!(closed.cleared_at, Some(Timestamp(T0 + 60 * SEC)));
+    assert_eq!(closed.closed_at, Some(Timestamp(T0 + 60 * SEC)));
+    assert_eq!(closed.version, inc.version + 1);
+    assert_eq!(
+        store
+            .clear_incident("k1", Timestamp(T0 + 61 * SEC))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.clear_incident("never", Timestamp(T0)).await.unwrap(),
+        None
+    );
+
+    let (reopened, created) = store
+        .open_incident(&new_incident("k1", "d1", T0 + 120 * SEC))
+        .await
+        .unwrap();
+    assert!(created);
+    assert_ne!(reopened.id, inc.id);
+    assert_eq!(reopened.status, IncidentStatus::Discovered);
+    assert_eq!(
+        store.incident(inc.id).await.unwrap().map(|i| i.status),
+        Some(IncidentStatus::Closed)
+    );
+}
+
+async fn incidents_filter(store: SharedStore) {
+    for (i, (key, district)) in [("a", "d1"), ("b", "d2"), ("c", "d1"), ("d", "d1")]
+        .iter()
+        .enumerate()
+    {
+        store
+            .open_incident(&new_incident(key, district, T0 + i as i64 * SEC))
+            .await
+            .unwrap();
+    }
+    store
+        .clear_incident("c", Timestamp(T0 + 10 * SEC))
+        .await
+        .unwrap();
+    let keys = |v: Vec<Incident>| v.into_iter().map(|i| i.dedup_key).collect::<Vec<_>>();
+
+    let all = store.incidents(&IncidentFilter::default()).await.unwrap();
+    assert_eq!(keys(all), vec!["d", "c", "b", "a"], "newest first");
+    let open = store
+        .incidents(&IncidentFilter {
+            open_only: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(keys(open), vec!["d", "b", "a"]);
+    let d1 = store
+        .incidents(&IncidentFilter {
+            district: Some("d1".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(keys(d1), vec!["d", "c", "a"]);
+    let d1_open_2 = store
+        .incidents(&IncidentFilter {
+            open_only: true,
+            district: Some("d1".into()),
+            limit: 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(keys(d1_open_2), vec!["d"]);
+    let limited = store
+        .incidents(&IncidentFilter {
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(keys(limited), vec!["d", "c"]);
+}
+
+/// Instantiates the whole contract for one backend: `$make` returns a fresh `TestDb`, or
+/// `None` when the backend is unavailable and the test is to be skipped.
+macro_rules! store_contract_tests {
+    ($backend:ident, $make:path) => {
+        store_contract_tests!(@each $backend, $make, [
+            ping_and_backend,
+            readings_are_idempotent,
+            duplicates_within_a_batch,
+            latest_value_only_moves_forward,
+            readings_range_limit_and_metric,
+            sensors_filter_by_kind_and_district,
+            register_city_upserts,
+            alerts_are_idempotent_by_source_id,
+            dead_letters_are_bounded_and_keep_raw_bytes,
+            mixed_batch_and_empty_batch,
+            large_batch,
+            open_incident_dedups_by_key,
+            concurrent_opens_create_one,
+            touch_adds_evidence,
+            clear_closes_and_a_new_open_starts_over,
+            incidents_filter,
+        ]);
+    };
+    (@each $backend:ident, $make:path, [$($name:ident),* $(,)?]) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = $make().await else { return };
+                    db.run(super::$name).await;
+                }
+            )*
+        }
+    };
+}
+
+store_contract_tests!(sqlite, super::make_sqlite_store);
+store_contract_tests!(postgres, super::make_pg_store);

@@ -1,0 +1,221 @@
+//! Fresh databases for the store contract tests, and builders of test data.
+
+use super::*;
+use futures::FutureExt;
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+// ---------------------------------------------------------------------------------------
+// Fresh databases
+
+/// A store on a database of its own, and what it takes to throw that database away.
+pub struct TestDb {
+    store: SharedStore,
+    cleanup: Cleanup,
+}
+
+pub enum Cleanup {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    PgDatabase { admin_url: String, name: String },
+}
+
+impl TestDb {
+    /// Runs `test` and then drops the database, also when the test panics.
+    pub async fn run<F, Fut>(self, test: F)
+    where
+        F: FnOnce(SharedStore) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let result = AssertUnwindSafe(test(self.store.clone()))
+            .catch_unwind()
+            .await;
+        drop(self.store);
+        if let Cleanup::PgDatabase { admin_url, name } = &self.cleanup {
+            drop_pg_database(admin_url, name).await;
+        }
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+pub async fn make_sqlite_store() -> Option<TestDb> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/nested/cityops.db", dir.path().display());
+    let store = SqliteStore::open(&url, DEAD_LETTER_LIMIT)
+        .await
+        .expect("open sqlite store");
+    Some(TestDb {
+        store: Arc::new(store),
+        cleanup: Cleanup::Dir(dir),
+    })
+}
+
+pub async fn make_pg_store() -> Option<TestDb> {
+    let (url, admin_url, name) = fresh_pg_database().await?;
+    let store = PgStore::open(&url, DEAD_LETTER_LIMIT)
+        .await
+        .expect("open postgres store");
+    Some(TestDb {
+        store: Arc::new(store),
+        cleanup: Cleanup::PgDatabase { admin_url, name },
+    })
+}
+
+/// Creates an empty database with a random name; returns its URL, the admin URL and the
+/// name. `None` (after a notice) when no server is reachable and `CI` is not set.
+pub async fn fresh_pg_database() -> Option<(String, String, String)> {
+    let admin_url = std::env::var("CITYOPS_TEST_PG_ADMIN_URL")
+        .unwrap_or_else(|_| DEFAULT_PG_ADMIN_URL.to_owned());
+    let connected =
+        tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(&admin_url)).await;
+    let mut admin = match connected {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => return pg_unreachable(&admin_url, &e.to_string()),
+        Err(_) => return pg_unreachable(&admin_url, "timed out"),
+    };
+    let name = format!("cityops_test_{}", uuid::Uuid::now_v7().simple());
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let _ = admin.close().await;
+    Some((with_database(&admin_url, &name), admin_url, name))
+}
+
+pub fn pg_unreachable<T>(url: &str, why: &str) -> Option<T> {
+    let msg = format!(
+        "PostgreSQL at {url} is not reachable ({why}); run scripts/test-postgres.sh or set \
+         CITYOPS_TEST_PG_ADMIN_URL"
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{msg}");
+    }
+    eprintln!("skipping PostgreSQL test: {msg}");
+    None
+}
+
+/// The admin URL with its database replaced by `name`.
+pub fn with_database(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (admin_url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+pub async fn drop_pg_database(admin_url: &str, name: &str) {
+    if let Ok(mut admin) = PgConnection::connect(admin_url).await {
+        let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+        if let Err(e) = sqlx::query(AssertSqlSafe(sql)).execute(&mut admin).await {
+            eprintln!("could not drop test database {name}: {e}");
+        }
+        let _ = admin.close().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Builders
+
+pub fn loc(district: &str) -> Location {
+    Location {
+        lon: 116.4,
+        lat: 39.9,
+        grid: Some(format!("{district}-g1")),
+        street: Some(format!("{district}-s1")),
+        district: Some(district.to_owned()),
+    }
+}
+
+pub fn sensor(id: &str, kind: &str, district: &str) -> SensorInfo {
+    SensorInfo {
+        id: SensorId::new(id),
+        kind: kind.to_owned(),
+        name: format!("sensor {id}"),
+        metrics: vec![
+            MetricSpec {
+                name: "level".into(),
+                unit: "m".into(),
+                min: 0.0,
+                max: 10.0,
+            },
+            MetricSpec {
+                name: "battery".into(),
+                unit: "%".into(),
+                min: 0.0,
+                max: 100.0,
+            },
+        ],
+        location: loc(district),
+    }
+}
+
+pub fn camera(id: &str, district: &str) -> CameraInfo {
+    CameraInfo {
+        id: CameraId::new(id),
+        name: format!("camera {id}"),
+        location: loc(district),
+    }
+}
+
+pub fn reading(sensor: &str, metric: &str, time: i64, value: f64) -> Reading {
+    Reading {
+        sensor: SensorId::new(sensor),
+        metric: metric.to_owned(),
+        time: Timestamp(time),
+        value,
+    }
+}
+
+pub fn alert(source_id: &str, time: i64) -> VideoAlert {
+    VideoAlert {
+        source_id: source_id.to_owned(),
+        camera: CameraId::new("CAM-1"),
+        event_type: "smoke".into(),
+        confidence: 0.9,
+        time: Timestamp(time),
+        snapshot_url: Some(format!("https://video.example/{source_id}.jpg")),
+        location: loc("d1"),
+    }
+}
+
+pub fn dead_letter(n: u8) -> DeadLetter {
+    DeadLetter {
+        received_at: Timestamp(T0 + i64::from(n) * SEC),
+        source: "mqtt:city/sensors/x".into(),
+        reason: RejectReason::Malformed,
+        detail: format!("letter {n}"),
+        // Not UTF-8, with a NUL: must come back byte for byte.
+        raw: vec![0xff, 0xfe, 0x00, n, 0x80, b'{'],
+    }
+}
+
+pub fn new_incident(key: &str, district: &str, at: i64) -> NewIncident {
+    NewIncident {
+        dedup_key: key.to_owned(),
+        category: "waterlogging".into(),
+        severity: Severity::Orange,
+        title: format!("water at {key}"),
+        source: Some("WL-1".into()),
+        location: loc(district),
+        opened_at: Timestamp(at),
+        peak: Some(0.5),
+    }
+}
+
+pub fn readings_batch(readings: Vec<Reading>) -> IngestBatch {
+    IngestBatch {
+        readings,
+        ..Default::default()
+    }
+}
