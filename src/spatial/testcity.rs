@@ -38,8 +38,11 @@ impl Default for TestCityParams {
     }
 }
 
-/// Sensor kinds of the demo city: (kind, id prefix, [(metric, unit, min, max)]).
-pub const SENSOR_KINDS: &[(&str, &str, &[(&str, &str, f64, f64)])] = &[
+/// `(metric, unit, min, max)`.
+pub type MetricRow = (&'static str, &'static str, f64, f64);
+
+/// Sensor kinds of the demo city: (kind, id prefix, metrics).
+pub const SENSOR_KINDS: &[(&str, &str, &[MetricRow])] = &[
     ("water_level", "WL", &[("level", "m", -5.0, 50.0)]),
     ("waterlogging", "WG", &[("depth", "cm", 0.0, 300.0)]),
     ("gas", "GS", &[("lel", "%LEL", 0.0, 100.0)]),
