@@ -1,1 +1,592 @@
-//! Configuration.
+//! The one typed configuration: embedded defaults, then a TOML file, then `CITYOPS_*`
+//! environment variables, then command-line flags.
+//!
+//! Every key is documented in `cityops.example.toml`. Unknown keys and bad values are
+//! errors naming the key. Environment variables are `CITYOPS_<SECTION>_<KEY>` (section
+//! names have no underscore, so `CITYOPS_INGEST_MAX_PAYLOAD_BYTES` is
+//! `ingest.max_payload_bytes`); values are read as TOML values, falling back to strings.
+
+use crate::model::Severity;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub mqtt: MqttConfig,
+    pub database: DatabaseConfig,
+    pub ingest: IngestConfig,
+    pub city: CityConfig,
+    pub live: LiveConfig,
+    pub demo: DemoConfig,
+    /// Per sensor kind and metric, the level above which the foundation's threshold
+    /// seam opens an incident (replaced by the rules engine).
+    pub thresholds: BTreeMap<String, BTreeMap<String, Threshold>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address of the HTTP/WebSocket server; port 0 picks a free one (logged).
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    /// `embedded` runs the in-process broker; `mqtt://host:port` uses an external one.
+    pub broker: String,
+    /// Listener of the embedded broker; port 0 picks a free one (logged).
+    pub embedded_listen: SocketAddr,
+    /// Client id of the ingest session. The session is persistent (clean session off),
+    /// so it must be stable across restarts and unique per node.
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Topic patterns carrying sensor payloads; `{sensor_id}` names the sensor.
+    pub sensor_topics: Vec<String>,
+    /// Topic patterns carrying video-AI alerts; `{camera_id}` names the camera.
+    pub video_topics: Vec<String>,
+    pub keep_alive_secs: u64,
+    /// Most unacknowledged QoS 1 messages the broker may send us at once. Acks wait
+    /// for the store, so this bounds what is held in memory and caps throughput.
+    pub inflight: u16,
+    /// Reconnect backoff: first delay and ceiling, in milliseconds.
+    pub reconnect_min_ms: u64,
+    pub reconnect_max_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (relative paths under the data dir) or `postgres://...`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Larger payloads are rejected as `oversize` (the first bytes are dead-lettered).
+    pub max_payload_bytes: usize,
+    /// Most records in one SenML pack.
+    pub max_records: usize,
+    /// How far ahead of the clock a timestamp may be.
+    pub max_future_secs: u64,
+    /// How far behind the clock a timestamp may be.
+    pub max_past_secs: u64,
+    /// A batch is written when it holds this many readings...
+    pub batch_max: usize,
+    /// ...or when its first message has waited this long.
+    pub batch_linger_ms: u64,
+    /// Capacity of the queue between decoding and the batch writer. When full, intake
+    /// waits (and stops acknowledging), it never drops.
+    pub queue_capacity: usize,
+    /// Dead-letter rows kept; older ones are dropped.
+    pub dead_letter_limit: u32,
+    /// Bytes of a rejected payload kept in its dead letter.
+    pub dead_letter_raw_bytes: usize,
+    /// Rejections logged per second at most (all are counted).
+    pub reject_log_per_sec: u32,
+    /// Delay between retries of a batch the store could not take.
+    pub store_retry_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CityConfig {
+    /// Directory holding the city in the format of `docs/city-format.md`.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveConfig {
+    /// Sensor values are conflated to the latest per sensor and metric per tick.
+    pub tick_ms: u64,
+    /// Deltas kept for clients resuming after a reconnect.
+    pub history: usize,
+    /// Messages queued per WebSocket client; a client further behind is resynchronised
+    /// from a snapshot.
+    pub client_queue: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// Run the simulator in-process, feeding the city's sensors to the broker.
+    pub simulate: bool,
+    /// Readings per second the simulator publishes.
+    pub rate: f64,
+    /// Video alerts per minute.
+    pub alerts_per_min: f64,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    /// A reading above this value opens an incident; back at or below it, it clears.
+    pub above: f64,
+    pub severity: Severity,
+    /// Category code of the incident, e.g. `waterlogging`.
+    pub category: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self {
+            broker: "embedded".into(),
+            embedded_listen: SocketAddr::from(([127, 0, 0, 1], 1883)),
+            client_id: "cityops-ingest".into(),
+            username: None,
+            password: None,
+            sensor_topics: vec![
+                "city/{district}/sensors/{sensor_id}".into(),
+                "city/packs/{pack}".into(),
+            ],
+            video_topics: vec!["city/{district}/video/{camera_id}".into()],
+            keep_alive_secs: 30,
+            inflight: 5000,
+            reconnect_min_ms: 200,
+            reconnect_max_ms: 10_000,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://cityops.db".into(),
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: 64 * 1024,
+            max_records: 1000,
+            max_future_secs: 300,
+            max_past_secs: 7 * 24 * 3600,
+            batch_max: 2000,
+            batch_linger_ms: 20,
+            queue_capacity: 10_000,
+            dead_letter_limit: 10_000,
+            dead_letter_raw_bytes: 4096,
+            reject_log_per_sec: 5,
+            store_retry_ms: 500,
+        }
+    }
+}
+
+impl Default for CityConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("city/demo"),
+        }
+    }
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            tick_ms: 250,
+            history: 1024,
+            client_queue: 256,
+        }
+    }
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            simulate: false,
+            rate: 500.0,
+            alerts_per_min: 6.0,
+            seed: 7,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let t = |above: f64, severity: Severity, category: &str| Threshold {
+            above,
+            severity,
+            category: category.into(),
+        };
+        let mut thresholds: BTreeMap<String, BTreeMap<String, Threshold>> = BTreeMap::new();
+        let mut put = |kind: &str, metric: &str, th: Threshold| {
+            thresholds
+                .entry(kind.into())
+                .or_default()
+                .insert(metric.into(), th);
+        };
+        // The seam's defaults follow DOMAIN.md's published thresholds.
+        put(
+            "waterlogging",
+            "depth",
+            t(27.0, Severity::Orange, "waterlogging"),
+        );
+        put("gas", "lel", t(25.0, Severity::Orange, "gas_leak"));
+        put(
+            "water_level",
+            "level",
+            t(8.0, Severity::Orange, "high_water"),
+        );
+        put(
+            "manhole_cover",
+            "open",
+            t(0.5, Severity::Orange, "manhole_cover_open"),
+        );
+        put("smoke", "alarm", t(0.5, Severity::Red, "smoke_alarm"));
+        Self {
+            http: HttpConfig::default(),
+            mqtt: MqttConfig::default(),
+            database: DatabaseConfig::default(),
+            ingest: IngestConfig::default(),
+            city: CityConfig::default(),
+            live: LiveConfig::default(),
+            demo: DemoConfig::default(),
+            thresholds,
+        }
+    }
+}
+
+/// Where the broker is, decided by `mqtt.broker`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerChoice {
+    Embedded,
+    External { host: String, port: u16 },
+}
+
+impl Config {
+    /// Defaults, overlaid by the TOML file (if any), then by `env` (`CITYOPS_*` pairs).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::File {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?;
+                // Type-check the file alone first so its errors carry its line numbers.
+                toml::from_str::<Config>(&text).map_err(|e| ConfigError::File {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?;
+                table
+            }
+            None => toml::Table::new(),
+        };
+        for (var, value) in env {
+            let Some(rest) = var.strip_prefix("CITYOPS_") else {
+                continue;
+            };
+            let lower = rest.to_ascii_lowercase();
+            let Some((section, key)) = lower.split_once('_') else {
+                return Err(ConfigError::Env {
+                    var,
+                    message: "expected CITYOPS_<SECTION>_<KEY>".into(),
+                });
+            };
+            let parsed = parse_env_value(&value);
+            let entry = table
+                .entry(section.to_owned())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let Some(section_table) = entry.as_table_mut() else {
+                return Err(ConfigError::Env {
+                    var,
+                    message: format!("[{section}] is not a section"),
+                });
+            };
+            section_table.insert(key.to_owned(), parsed);
+            // Check after each variable so the error names the variable that broke it.
+            toml::Value::Table(table.clone())
+                .try_into::<Config>()
+                .map_err(|e| ConfigError::Env {
+                    var: var.clone(),
+                    message: e.to_string().trim().to_owned(),
+                })?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot: ranges, patterns, the broker URL.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
+        self.broker()?;
+        if self.mqtt.client_id.is_empty() {
+            return bad("mqtt.client_id", "must not be empty");
+        }
+        if self.mqtt.sensor_topics.is_empty() {
+            return bad("mqtt.sensor_topics", "at least one pattern is needed");
+        }
+        for (key, patterns) in [
+            ("mqtt.sensor_topics", &self.mqtt.sensor_topics),
+            ("mqtt.video_topics", &self.mqtt.video_topics),
+        ] {
+            for p in patterns {
+                if let Err(e) = crate::ingest::TopicPattern::parse(p) {
+                    return bad(key, &format!("{p:?}: {e}"));
+                }
+            }
+        }
+        if self.mqtt.inflight == 0 {
+            return bad("mqtt.inflight", "must be at least 1");
+        }
+        if self.mqtt.reconnect_min_ms == 0
+            || self.mqtt.reconnect_max_ms < self.mqtt.reconnect_min_ms
+        {
+            return bad(
+                "mqtt.reconnect_min_ms",
+                "must be > 0 and not above mqtt.reconnect_max_ms",
+            );
+        }
+        let i = &self.ingest;
+        if i.max_payload_bytes == 0 || i.max_payload_bytes > 16 << 20 {
+            return bad("ingest.max_payload_bytes", "must be between 1 and 16 MiB");
+        }
+        if i.queue_capacity < usize::from(self.mqtt.inflight) {
+            return bad(
+                "ingest.queue_capacity",
+                "must be at least mqtt.inflight, or intake and acknowledgements could wait on each other",
+            );
+        }
+        if i.batch_max == 0 || i.queue_capacity == 0 || i.max_records == 0 {
+            return bad(
+                "ingest.batch_max",
+                "batch_max, queue_capacity and max_records must be at least 1",
+            );
+        }
+        if self.live.tick_ms == 0 || self.live.client_queue == 0 {
+            return bad(
+                "live.tick_ms",
+                "tick_ms and client_queue must be at least 1",
+            );
+        }
+        if !(self.demo.rate.is_finite() && self.demo.rate >= 0.0) {
+            return bad("demo.rate", "must be a finite number >= 0");
+        }
+        for (kind, metrics) in &self.thresholds {
+            for (metric, th) in metrics {
+                if !th.above.is_finite() {
+                    return bad(
+                        &format!("thresholds.{kind}.{metric}.above"),
+                        "must be finite",
+                    );
+                }
+            }
+        }
+        if !(self.database.url.starts_with("sqlite:")
+            || self.database.url.starts_with("postgres:")
+            || self.database.url.starts_with("postgresql:"))
+        {
+            return bad(
+                "database.url",
+                "must start with sqlite:, postgres: or postgresql:",
+            );
+        }
+        Ok(())
+    }
+
+    pub fn broker(&self) -> Result<BrokerChoice, ConfigError> {
+        let b = self.mqtt.broker.trim();
+        if b == "embedded" {
+            return Ok(BrokerChoice::Embedded);
+        }
+        let err = || {
+            ConfigError::Invalid(format!(
+                "mqtt.broker: expected \"embedded\" or \"mqtt://host:port\", got {b:?}"
+            ))
+        };
+        let rest = b
+            .strip_prefix("mqtt://")
+            .or_else(|| b.strip_prefix("tcp://"));
+        let rest = rest.ok_or_else(err)?;
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| err())?),
+            None => (rest, 1883),
+        };
+        if host.is_empty() {
+            return Err(err());
+        }
+        Ok(BrokerChoice::External {
+            host: host.trim_matches(['[', ']']).to_owned(),
+            port,
+        })
+    }
+
+    /// The database URL with a relative SQLite path placed under `data_dir`.
+    pub fn database_url(&self, data_dir: &Path) -> String {
+        let url = &self.database.url;
+        match url.strip_prefix("sqlite://") {
+            Some(path) if !path.starts_with('/') && !path.starts_with(':') => {
+                format!("sqlite://{}", data_dir.join(path).display())
+            }
+            _ => url.clone(),
+        }
+    }
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    // `key = <raw>` parses numbers, booleans, arrays and quoted strings as TOML does;
+    // anything else (a bare URL, a path) is taken as a string.
+    match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.into())),
+        Err(_) => toml::Value::String(raw.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_embedded() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.broker().unwrap(), BrokerChoice::Embedded);
+        assert!(c.database.url.starts_with("sqlite:"));
+    }
+
+    #[test]
+    fn the_example_file_parses_to_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("cityops.example.toml");
+        let c = Config::load(Some(&path), env(&[])).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn env_overrides_file_and_switches_backends() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("CITYOPS_MQTT_BROKER", "mqtt://127.0.0.1:1884"),
+                ("CITYOPS_DATABASE_URL", "postgres://u:p@127.0.0.1/db"),
+                ("CITYOPS_INGEST_BATCH_MAX", "500"),
+                ("PATH", "/bin"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.broker().unwrap(),
+            BrokerChoice::External {
+                host: "127.0.0.1".into(),
+                port: 1884
+            }
+        );
+        assert_eq!(c.ingest.batch_max, 500);
+        assert!(c.database.url.starts_with("postgres:"));
+    }
+
+    #[test]
+    fn unknown_env_key_is_an_error_naming_it() {
+        let e = Config::load(None, env(&[("CITYOPS_INGEST_BATCH_MAXX", "5")])).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("CITYOPS_INGEST_BATCH_MAXX"), "{msg}");
+        assert!(msg.contains("batch_maxx"), "{msg}");
+    }
+
+    #[test]
+    fn bad_env_value_names_the_variable() {
+        let e = Config::load(None, env(&[("CITYOPS_INGEST_BATCH_MAX", "lots")])).unwrap_err();
+        assert!(e.to_string().contains("CITYOPS_INGEST_BATCH_MAX"), "{e}");
+    }
+
+    #[test]
+    fn unknown_file_key_names_key_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[http]\nlisten = \"127.0.0.1:0\"\n\n[ingest]\nbatch_size = 3\n",
+        )
+        .unwrap();
+        let msg = Config::load(Some(&path), env(&[])).unwrap_err().to_string();
+        assert!(msg.contains("batch_size"), "{msg}");
+        assert!(msg.contains("line 5"), "{msg}");
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_their_key() {
+        for (var, value, key) in [
+            ("CITYOPS_MQTT_BROKER", "amqp://x", "mqtt.broker"),
+            (
+                "CITYOPS_INGEST_MAX_PAYLOAD_BYTES",
+                "0",
+                "ingest.max_payload_bytes",
+            ),
+            ("CITYOPS_DATABASE_URL", "mysql://x", "database.url"),
+            (
+                "CITYOPS_MQTT_SENSOR_TOPICS",
+                "[\"a/{x\"]",
+                "mqtt.sensor_topics",
+            ),
+        ] {
+            let msg = Config::load(None, env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(msg.contains(key), "{var}={value}: {msg}");
+        }
+    }
+
+    #[test]
+    fn relative_sqlite_paths_go_under_the_data_dir() {
+        let c = Config::default();
+        assert_eq!(
+            c.database_url(Path::new("data")),
+            format!(
+                "sqlite://{}",
+                Path::new("data").join("cityops.db").display()
+            )
+        );
+    }
+}

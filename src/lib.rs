@@ -26,6 +26,7 @@ pub mod api;
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod incidents;
 pub mod ingest;
 pub mod live;

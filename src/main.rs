@@ -1,1 +1,181 @@
-fn main() {}
+//! The `cityops` command: `serve`, `migrate`, `check-config`.
+
+use anyhow::Context;
+use cityops::clock::SystemClock;
+use cityops::config::Config;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Real-time command system for a city operations center: ingests IoT sensor readings
+/// and video-AI alerts, places them on the city map, raises incidents and streams live
+/// state to the command hall's pages.
+#[derive(Parser)]
+#[command(name = "cityops", version, about, long_about = None)]
+struct Cli {
+    /// Configuration file (TOML; see cityops.example.toml). Without it the embedded
+    /// defaults apply. CITYOPS_<SECTION>_<KEY> environment variables override it.
+    #[arg(long, short, global = true, env = "CITYOPS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the system: MQTT intake (embedded broker unless configured otherwise),
+    /// storage, incident detection, HTTP API, live feed and pages.
+    ///
+    /// On start it prints one line to standard output with the addresses it bound:
+    /// `cityops listening http=ADDR mqtt=ADDR` (mqtt is `external` with an external
+    /// broker), so scripts and tests can use port 0.
+    Serve {
+        /// HTTP/WebSocket listen address (overrides http.listen); port 0 picks one.
+        #[arg(long, value_name = "ADDR")]
+        http: Option<SocketAddr>,
+        /// Embedded broker listen address (overrides mqtt.embedded_listen); port 0 picks one.
+        #[arg(long, value_name = "ADDR")]
+        mqtt: Option<SocketAddr>,
+        /// Directory for the SQLite database and other local state.
+        #[arg(long, value_name = "DIR", default_value = "data")]
+        data: PathBuf,
+        /// Also run the simulator, feeding the demo city's sensors and cameras.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate {
+        /// Directory for the SQLite database.
+        #[arg(long, value_name = "DIR", default_value = "data")]
+        data: PathBuf,
+    },
+    /// Check the configuration (file and environment) and the city it names, print the
+    /// effective configuration as TOML, and exit non-zero with the error if it is wrong.
+    CheckConfig,
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rumqttd=warn,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cityops: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cityops: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    Ok(Config::load(path.map(|p| p.as_path()), std::env::vars())?)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            http,
+            mqtt,
+            data,
+            demo,
+        } => {
+            let mut config = load_config(cli.config.as_ref())?;
+            if let Some(a) = http {
+                config.http.listen = a;
+            }
+            if let Some(a) = mqtt {
+                config.mqtt.embedded_listen = a;
+            }
+            if demo {
+                config.demo.simulate = true;
+            }
+            let running = cityops::server::start(cityops::server::ServeOptions {
+                config,
+                data_dir: data,
+                clock: Arc::new(SystemClock),
+            })
+            .await?;
+            let mqtt = running
+                .mqtt_addr
+                .map_or("external".to_owned(), |a| a.to_string());
+            println!("cityops listening http={} mqtt={}", running.http_addr, mqtt);
+            println!(
+                "  live page:  http://{0}/\n  API:        http://{0}/api/v1/sensors\n  live feed:  ws://{0}/ws\n  metrics:    http://{0}/metrics",
+                running.http_addr
+            );
+            let shutdown = running.shutdown.clone();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                shutdown.cancel();
+            });
+            running.wait().await;
+            Ok(())
+        }
+        Command::Migrate { data } => {
+            let config = load_config(cli.config.as_ref())?;
+            std::fs::create_dir_all(&data)
+                .with_context(|| format!("creating {}", data.display()))?;
+            let store =
+                cityops::store::open(&config.database_url(&data), config.ingest.dead_letter_limit)
+                    .await?;
+            println!("database schema is up to date ({})", store.backend());
+            Ok(())
+        }
+        Command::CheckConfig => {
+            let mut config = load_config(cli.config.as_ref())?;
+            let city = cityops::spatial::City::load(&config.city.dir)
+                .with_context(|| format!("loading the city from {}", config.city.dir.display()))?;
+            if config.mqtt.password.is_some() {
+                config.mqtt.password = Some("********".into());
+            }
+            print!("{}", toml::to_string_pretty(&config)?);
+            let n = city.counts();
+            println!(
+                "# ok: city {:?}: {} districts, {} streets, {} grids, {} sensors, {} cameras",
+                city.name(),
+                n.districts,
+                n.streets,
+                n.grids,
+                n.sensors,
+                n.cameras
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

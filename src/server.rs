@@ -1,1 +1,267 @@
-//! Server wiring.
+//! Wires the stages together (`serve`) and stops them in a fixed order:
+//! stop intake → write what is queued (and acknowledge it) → stop the live hub →
+//! close HTTP/WebSocket, each with a deadline.
+
+use crate::broker::EmbeddedBroker;
+use crate::clock::SharedClock;
+use crate::config::{BrokerChoice, Config};
+use crate::incidents::ThresholdSeam;
+use crate::ingest::{
+    Decoder, IngestStatus, Limits, MqttIntake, TopicPattern, Writer, WriterSettings,
+};
+use crate::live::LiveHub;
+use crate::spatial::City;
+use crate::store;
+use anyhow::Context;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long each shutdown step may take before the next one goes ahead anyway.
+const STEP_DEADLINE: Duration = Duration::from_secs(10);
+
+/// What `serve` needs besides the config.
+pub struct ServeOptions {
+    pub config: Config,
+    /// Where relative SQLite paths live.
+    pub data_dir: PathBuf,
+    pub clock: SharedClock,
+}
+
+/// A running server: its bound addresses and the means to stop it.
+pub struct Running {
+    pub http_addr: SocketAddr,
+    /// The embedded broker's address, when it runs one.
+    pub mqtt_addr: Option<SocketAddr>,
+    pub shutdown: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops in order and waits until everything has stopped.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops (after `shutdown` is cancelled).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let h = PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    Ok(HANDLE.get_or_init(|| h).clone())
+}
+
+pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
+    let ServeOptions {
+        config,
+        data_dir,
+        clock,
+    } = opts;
+    config.validate()?;
+    crate::ingest::set_reject_log_rate(config.ingest.reject_log_per_sec);
+    let metrics = metrics_handle()?;
+    crate::ingest::register_metrics();
+
+    let city = Arc::new(
+        City::load(&config.city.dir)
+            .with_context(|| format!("loading the city from {}", config.city.dir.display()))?,
+    );
+    let counts = city.counts();
+    tracing::info!(
+        city = city.name(),
+        grids = counts.grids,
+        sensors = counts.sensors,
+        cameras = counts.cameras,
+        "city loaded"
+    );
+
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    let db_url = config.database_url(&data_dir);
+    let store = store::open(&db_url, config.ingest.dead_letter_limit)
+        .await
+        .context("opening the database")?;
+    let sensors: Vec<_> = city.sensors().map(|s| (**s).clone()).collect();
+    let cameras: Vec<_> = city.cameras().map(|c| (**c).clone()).collect();
+    store
+        .register_city(&sensors, &cameras)
+        .await
+        .context("registering the city's sensors and cameras")?;
+    tracing::info!(backend = store.backend(), "database ready");
+
+    let (host, port, mqtt_addr) = match config.broker()? {
+        BrokerChoice::Embedded => {
+            let addr = EmbeddedBroker {
+                listen: config.mqtt.embedded_listen,
+                max_payload_size: config.ingest.max_payload_bytes * 2 + 64 * 1024,
+                max_inflight: usize::from(config.mqtt.inflight),
+            }
+            .start()?;
+            tracing::info!(%addr, "embedded MQTT broker listening");
+            (addr.ip().to_string(), addr.port(), Some(addr))
+        }
+        BrokerChoice::External { host, port } => (host, port, None),
+    };
+
+    let shutdown = CancellationToken::new();
+    let hub_stop = CancellationToken::new();
+    let (live_tx, live, hub_task) = LiveHub::start(
+        &store,
+        clock.clone(),
+        Duration::from_millis(config.live.tick_ms),
+        config.live.history,
+        config.live.client_queue,
+        hub_stop.clone(),
+    )
+    .await?;
+
+    let patterns = |list: &[String]| -> anyhow::Result<Vec<TopicPattern>> {
+        list.iter()
+            .map(|p| {
+                TopicPattern::parse(p).map_err(|e| anyhow::anyhow!("topic pattern {p:?}: {e}"))
+            })
+            .collect()
+    };
+    let decoder = Arc::new(Decoder {
+        city: city.clone(),
+        limits: Limits::from_config(&config.ingest),
+        clock: clock.clone(),
+        sensor_patterns: patterns(&config.mqtt.sensor_topics)?,
+        video_patterns: patterns(&config.mqtt.video_topics)?,
+        dead_letter_raw_bytes: config.ingest.dead_letter_raw_bytes,
+    });
+    let status = IngestStatus::new();
+    let (ingest_tx, ingest_rx) = tokio::sync::mpsc::channel(config.ingest.queue_capacity);
+    let intake = MqttIntake::new(
+        &config.mqtt,
+        &host,
+        port,
+        config.ingest.max_payload_bytes,
+        decoder.clone(),
+        status.clone(),
+        ingest_tx.clone(),
+    );
+    let seam = ThresholdSeam::load(city.clone(), config.thresholds.clone(), &store).await?;
+    let writer = Writer {
+        settings: WriterSettings {
+            batch_max: config.ingest.batch_max,
+            linger: Duration::from_millis(config.ingest.batch_linger_ms),
+            retry: Duration::from_millis(config.ingest.store_retry_ms),
+            dead_letter_raw_bytes: config.ingest.dead_letter_raw_bytes,
+        },
+        store: store.clone(),
+        clock: clock.clone(),
+        seam,
+        status: status.clone(),
+        mqtt: Some(intake.client.clone()),
+        live: live_tx,
+    };
+    let intake_stop = CancellationToken::new();
+    let writer_stop = CancellationToken::new();
+    let writer_abort = CancellationToken::new();
+    let writer_done = CancellationToken::new();
+    let writer_task = {
+        let (stop, abort, done) = (
+            writer_stop.clone(),
+            writer_abort.clone(),
+            writer_done.clone(),
+        );
+        tokio::spawn(async move {
+            writer.run(ingest_rx, stop, abort).await;
+            done.cancel();
+        })
+    };
+    let intake_task = tokio::spawn(intake.run(intake_stop.clone(), writer_done.clone()));
+
+    let state = crate::api::AppState {
+        store: store.clone(),
+        city: city.clone(),
+        live,
+        status,
+        decoder,
+        ingest: ingest_tx,
+        metrics,
+        max_body_bytes: config
+            .http
+            .max_body_bytes
+            .max(config.ingest.max_payload_bytes),
+    };
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("binding HTTP on {}", config.http.listen))?;
+    let http_addr = listener.local_addr()?;
+    tracing::info!(%http_addr, "HTTP listening");
+    let http_stop = CancellationToken::new();
+    let http_task = {
+        let stop = http_stop.clone();
+        let app = crate::api::router(state);
+        tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        })
+    };
+
+    let sim_stop = CancellationToken::new();
+    let sim_task = if config.demo.simulate {
+        Some(crate::demo::spawn_simulator(
+            &config,
+            &host,
+            port,
+            sim_stop.clone(),
+        ))
+    } else {
+        None
+    };
+
+    let task = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            tracing::info!("shutting down");
+            sim_stop.cancel();
+            if let Some(t) = sim_task {
+                let _ = tokio::time::timeout(STEP_DEADLINE, t).await;
+            }
+            intake_stop.cancel();
+            writer_stop.cancel();
+            if tokio::time::timeout(STEP_DEADLINE, writer_done.cancelled())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "the store did not take the last batch in time; it will be redelivered"
+                );
+                writer_abort.cancel();
+            }
+            let _ = writer_task.await;
+            let _ = tokio::time::timeout(STEP_DEADLINE, intake_task).await;
+            hub_stop.cancel();
+            let _ = tokio::time::timeout(STEP_DEADLINE, hub_task).await;
+            http_stop.cancel();
+            let _ = tokio::time::timeout(STEP_DEADLINE, http_task).await;
+            tracing::info!("stopped");
+        })
+    };
+    Ok(Running {
+        http_addr,
+        mqtt_addr,
+        shutdown,
+        task,
+    })
+}

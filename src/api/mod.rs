@@ -1,1 +1,58 @@
-//! HTTP routes.
+//! HTTP routes: REST under `/api/v1`, the live feed at `/ws`, health, metrics and the
+//! pages. Handlers are thin: parse, call the stage, map the result. Errors become JSON
+//! `{code, message}` in one place ([`ApiError`]).
+
+mod error;
+mod health;
+mod pages;
+mod rest;
+mod ws;
+
+pub use error::ApiError;
+
+use crate::ingest::{Decoder, Envelope, IngestStatus};
+use crate::live::LiveHandle;
+use crate::spatial::City;
+use crate::store::SharedStore;
+use axum::Router;
+use axum::routing::{get, post};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// What handlers share. Everything is explicit: no globals besides the metrics recorder.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: SharedStore,
+    pub city: Arc<City>,
+    pub live: LiveHandle,
+    pub status: Arc<IngestStatus>,
+    pub decoder: Arc<Decoder>,
+    /// The writer queue, for the video-alert webhook.
+    pub ingest: mpsc::Sender<Envelope>,
+    pub metrics: PrometheusHandle,
+    pub max_body_bytes: usize,
+}
+
+pub fn router(state: AppState) -> Router {
+    let limit = tower_http::limit::RequestBodyLimitLayer::new(state.max_body_bytes);
+    Router::new()
+        .route("/", get(pages::index))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/ws", get(ws::upgrade))
+        .route("/api/v1/sensors", get(rest::sensors))
+        .route("/api/v1/sensors/{id}/readings", get(rest::readings))
+        .route("/api/v1/incidents", get(rest::incidents))
+        .route("/api/v1/incidents/{id}", get(rest::incident))
+        .route(
+            "/api/v1/video-alerts",
+            post(rest::post_video_alert).get(rest::video_alerts),
+        )
+        .route("/api/v1/dead-letters", get(rest::dead_letters))
+        .route("/api/v1/city/{layer}", get(rest::city_layer))
+        .fallback(error::not_found)
+        .layer(limit)
+        .with_state(state)
+}

@@ -19,11 +19,15 @@
 pub mod alert;
 pub mod compact;
 pub mod decode;
+mod events;
+mod mqtt;
 mod nonfinite;
+mod route;
 mod scalar;
 pub mod senml;
 pub mod topic;
 pub mod validate;
+mod writer;
 
 #[cfg(test)]
 mod alert_tests;
@@ -40,8 +44,12 @@ mod validate_tests;
 
 pub use alert::validate_video_alert;
 pub use decode::{Decoded, DecodedReading, decode_sensor_payload};
+pub use events::{register as register_metrics, set_log_rate as set_reject_log_rate};
+pub use mqtt::MqttIntake;
+pub use route::{Decoder, Route};
 pub use topic::{Captures, TopicError, TopicPattern};
 pub use validate::{Validated, validate_decoded, validate_sensor_message};
+pub use writer::{Ack, Envelope, IngestStatus, WriteReply, Writer, WriterSettings};
 
 use crate::model::RejectReason;
 
@@ -65,6 +73,18 @@ impl Default for Limits {
             max_records: 1000,
             max_future_us: 5 * 60 * 1_000_000,
             max_past_us: 7 * 24 * 3600 * 1_000_000,
+        }
+    }
+}
+
+impl Limits {
+    pub fn from_config(c: &crate::config::IngestConfig) -> Self {
+        let us = |secs: u64| i64::try_from(secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+        Self {
+            max_payload_bytes: c.max_payload_bytes,
+            max_records: c.max_records,
+            max_future_us: us(c.max_future_secs),
+            max_past_us: us(c.max_past_secs),
         }
     }
 }

@@ -10,5 +10,7 @@ mod time;
 
 pub use ids::{CameraId, IncidentId, SensorId};
 pub use incident::{Incident, IncidentStatus, Severity};
-pub use reading::{CameraInfo, DeadLetter, Location, MetricSpec, RejectReason, Reading, SensorInfo, VideoAlert};
+pub use reading::{
+    CameraInfo, DeadLetter, Location, MetricSpec, Reading, RejectReason, SensorInfo, VideoAlert,
+};
 pub use time::Timestamp;

@@ -3,12 +3,26 @@
 //! Microseconds keep SenML's fractional seconds and match PostgreSQL's `timestamptz`
 //! resolution, so a reading's identity (sensor, metric, time) is the same in both stores.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
-#[serde(transparent)]
+/// In JSON a timestamp is an RFC 3339 string in UTC with microseconds.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Timestamp(pub i64);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Timestamp::parse_rfc3339(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {s:?}")))
+    }
+}
 
 impl Timestamp {
     pub const fn from_micros(us: i64) -> Self {
@@ -44,7 +58,7 @@ impl Timestamp {
     }
     pub fn to_rfc3339(self) -> String {
         match self.to_chrono() {
-            Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             None => self.0.to_string(),
         }
     }
@@ -61,5 +75,19 @@ impl fmt::Debug for Timestamp {
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_rfc3339())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_rfc3339_with_micros_and_round_trips() {
+        let t = Timestamp::from_micros(1_764_000_000_123_456);
+        let j = serde_json::to_string(&t).unwrap();
+        assert_eq!(j, "\"2025-11-24T16:00:00.123456Z\"");
+        assert_eq!(serde_json::from_str::<Timestamp>(&j).unwrap(), t);
+        assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
     }
 }

@@ -128,7 +128,11 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
     /// Inserts or updates the registry (sensors and cameras by id).
-    async fn register_city(&self, sensors: &[SensorInfo], cameras: &[CameraInfo]) -> StoreResult<()>;
+    async fn register_city(
+        &self,
+        sensors: &[SensorInfo],
+        cameras: &[CameraInfo],
+    ) -> StoreResult<()>;
 
     /// Writes a batch in one transaction: new readings, latest values (only moving
     /// forward in time), new alerts, dead letters (keeping at most the configured
@@ -136,7 +140,11 @@ pub trait Store: Send + Sync + 'static {
     async fn write_batch(&self, batch: &IngestBatch) -> StoreResult<BatchOutcome>;
 
     /// Sensors with their latest values, optionally of one kind or district.
-    async fn sensors(&self, kind: Option<&str>, district: Option<&str>) -> StoreResult<Vec<SensorState>>;
+    async fn sensors(
+        &self,
+        kind: Option<&str>,
+        district: Option<&str>,
+    ) -> StoreResult<Vec<SensorState>>;
 
     /// A sensor's readings in `[from, to)`, oldest first, at most `limit`.
     async fn readings(
@@ -174,7 +182,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records that the condition cleared at `at` and closes the incident.
     /// Returns `None` if no open incident has this key.
-    async fn clear_incident(&self, dedup_key: &str, at: Timestamp) -> StoreResult<Option<Incident>>;
+    async fn clear_incident(&self, dedup_key: &str, at: Timestamp)
+    -> StoreResult<Option<Incident>>;
 
     async fn incident(&self, id: IncidentId) -> StoreResult<Option<Incident>>;
 

@@ -1,0 +1,201 @@
+//! REST handlers under `/api/v1`.
+
+use super::{ApiError, AppState};
+use crate::ingest::{Ack, Route, WriteReply};
+use crate::model::{IncidentId, SensorId, Timestamp};
+use crate::store::IncidentFilter;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Duration;
+
+/// Longest a webhook caller waits for its alert to be stored before getting 503.
+const WEBHOOK_WAIT: Duration = Duration::from_secs(10);
+const MAX_LIMIT: u32 = 10_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SensorQuery {
+    kind: Option<String>,
+    district: Option<String>,
+}
+
+pub async fn sensors(
+    State(s): State<AppState>,
+    Query(q): Query<SensorQuery>,
+) -> Result<Response, ApiError> {
+    let list = s
+        .store
+        .sensors(q.kind.as_deref(), q.district.as_deref())
+        .await?;
+    Ok(Json(list).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadingsQuery {
+    from: Option<String>,
+    to: Option<String>,
+    metric: Option<String>,
+    limit: Option<u32>,
+}
+
+fn parse_time(name: &str, v: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    v.map(|s| {
+        Timestamp::parse_rfc3339(s).ok_or_else(|| {
+            ApiError::BadRequest(format!("{name}: expected an RFC 3339 time, got {s:?}"))
+        })
+    })
+    .transpose()
+}
+
+/// `GET /api/v1/sensors/{id}/readings?from=&to=&metric=&limit=`: `[from, to)`,
+/// oldest first; default the last 24 hours, 1000 readings.
+pub async fn readings(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ReadingsQuery>,
+) -> Result<Response, ApiError> {
+    if s.city.sensor(&id).is_none() {
+        return Err(ApiError::NotFound(format!("no sensor {id:?}")));
+    }
+    let now = Timestamp::from_chrono(chrono::Utc::now());
+    let to = parse_time("to", q.to.as_deref())?.unwrap_or(now.saturating_add_micros(1));
+    let from = parse_time("from", q.from.as_deref())?
+        .unwrap_or(to.saturating_add_micros(-24 * 3600 * 1_000_000));
+    if from > to {
+        return Err(ApiError::BadRequest("from is after to".into()));
+    }
+    let limit = q.limit.unwrap_or(1000);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let list = s
+        .store
+        .readings(&SensorId::new(&id), q.metric.as_deref(), from, to, limit)
+        .await?;
+    Ok(Json(list).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentQuery {
+    open: Option<bool>,
+    district: Option<String>,
+    limit: Option<u32>,
+}
+
+pub async fn incidents(
+    State(s): State<AppState>,
+    Query(q): Query<IncidentQuery>,
+) -> Result<Response, ApiError> {
+    let filter = IncidentFilter {
+        open_only: q.open.unwrap_or(false),
+        district: q.district,
+        limit: q.limit.unwrap_or(500).min(MAX_LIMIT),
+    };
+    Ok(Json(s.store.incidents(&filter).await?).into_response())
+}
+
+pub async fn incident(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let uuid = uuid::Uuid::parse_str(&id)
+        .map_err(|_| ApiError::BadRequest(format!("not an incident id: {id:?}")))?;
+    match s.store.incident(IncidentId(uuid)).await? {
+        Some(i) => Ok(Json(i).into_response()),
+        None => Err(ApiError::NotFound(format!("no incident {id}"))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitQuery {
+    limit: Option<u32>,
+}
+
+pub async fn video_alerts(
+    State(s): State<AppState>,
+    Query(q): Query<LimitQuery>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(100).min(MAX_LIMIT);
+    Ok(Json(s.store.video_alerts(limit).await?).into_response())
+}
+
+pub async fn dead_letters(
+    State(s): State<AppState>,
+    Query(q): Query<LimitQuery>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(100).min(MAX_LIMIT);
+    let list = s.store.dead_letters(limit).await?;
+    let out: Vec<_> = list
+        .into_iter()
+        .map(|d| {
+            json!({
+                "received_at": d.received_at,
+                "source": d.source,
+                "reason": d.reason,
+                "detail": d.detail,
+                // Raw bytes as text when they are text, else as a list of bytes.
+                "raw": String::from_utf8(d.raw.clone()).map(serde_json::Value::from)
+                    .unwrap_or_else(|_| serde_json::Value::from(d.raw)),
+            })
+        })
+        .collect();
+    Ok(Json(out).into_response())
+}
+
+/// `POST /api/v1/video-alerts`: answers only once the alert is stored (201), or was
+/// already (200, `duplicate`), or is rejected (422 with the reason as `code`).
+pub async fn post_video_alert(
+    State(s): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let envelope = s.decoder.decode(Route::VideoWebhook, body, Ack::Reply(tx));
+    s.ingest
+        .send(envelope)
+        .await
+        .map_err(|_| ApiError::Unavailable("ingest is shutting down".into()))?;
+    let reply = tokio::time::timeout(WEBHOOK_WAIT, rx)
+        .await
+        .map_err(|_| ApiError::Unavailable("the store is not accepting writes; retry".into()))?
+        .map_err(|_| ApiError::Unavailable("ingest stopped before storing; retry".into()))?;
+    match reply {
+        WriteReply::Stored => {
+            Ok((StatusCode::CREATED, Json(json!({"stored": true}))).into_response())
+        }
+        WriteReply::Duplicate => Ok((
+            StatusCode::OK,
+            Json(json!({"stored": false, "duplicate": true})),
+        )
+            .into_response()),
+        WriteReply::Rejected(reason, detail) => Err(ApiError::Unprocessable {
+            code: reason.as_str(),
+            message: detail,
+        }),
+    }
+}
+
+/// `GET /api/v1/city/{layer}.geojson`: districts, streets, grids, sensors, cameras.
+pub async fn city_layer(
+    State(s): State<AppState>,
+    Path(layer): Path<String>,
+) -> Result<Response, ApiError> {
+    let name = layer.strip_suffix(".geojson").unwrap_or(&layer);
+    match s.city.layer_geojson(name) {
+        Some(text) => {
+            Ok(([("content-type", "application/geo+json")], text.to_owned()).into_response())
+        }
+        None => Err(ApiError::NotFound(format!(
+            "no city layer {name:?}; layers: districts, streets, grids, sensors, cameras"
+        ))),
+    }
+}

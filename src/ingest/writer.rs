@@ -1,0 +1,333 @@
+//! The batch writer: gathers decoded messages into batches, writes each batch to the
+//! store (retrying until it succeeds), runs the incident seam, and only then
+//! acknowledges the messages and announces what changed.
+//!
+//! This ordering is the no-loss guarantee: a message is acknowledged (MQTT PUBACK, or
+//! the webhook's HTTP response) only after what it carries is durably stored. Redelivery
+//! after a crash is harmless because writes are idempotent.
+
+use super::events;
+use crate::clock::SharedClock;
+use crate::incidents::ThresholdSeam;
+use crate::live::LiveEvent;
+use crate::model::{DeadLetter, Reading, RejectReason, VideoAlert};
+use crate::store::{BatchOutcome, IngestBatch, SharedStore, StoreError};
+use bytes::Bytes;
+use rumqttc::{AsyncClient, Publish, QoS};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// One decoded message on its way to the store.
+#[derive(Debug)]
+pub struct Envelope {
+    pub readings: Vec<Reading>,
+    pub alert: Option<VideoAlert>,
+    /// Dead letters for what was rejected while decoding and validating.
+    pub dead_letters: Vec<DeadLetter>,
+    /// The raw payload and where it came from, kept (cheaply, `Bytes` is shared) in
+    /// case everything it carries turns out to be a duplicate.
+    pub raw: Bytes,
+    pub source: String,
+    pub ack: Ack,
+}
+
+/// How to tell the sender that its message is stored.
+#[derive(Debug)]
+pub enum Ack {
+    /// Nothing to acknowledge (QoS 0).
+    None,
+    /// An MQTT QoS 1 message, received on connection `generation`.
+    Mqtt { pkid: u16, generation: u64 },
+    /// A caller waiting for the outcome (the HTTP webhook).
+    Reply(oneshot::Sender<WriteReply>),
+}
+
+/// What the writer tells a waiting caller.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteReply {
+    Stored,
+    Duplicate,
+    Rejected(RejectReason, String),
+}
+
+/// Shared between intake and writer: whether the broker and store are usable, for
+/// `/readyz`, and the MQTT connection generation acks belong to.
+#[derive(Debug, Default)]
+pub struct IngestStatus {
+    pub broker_connected: AtomicBool,
+    pub store_ok: AtomicBool,
+    pub generation: AtomicU64,
+    pub last_broker_error: std::sync::Mutex<Option<String>>,
+    pub last_store_error: std::sync::Mutex<Option<String>>,
+}
+
+impl IngestStatus {
+    pub fn new() -> Arc<Self> {
+        let s = Self::default();
+        s.store_ok.store(true, Ordering::SeqCst);
+        Arc::new(s)
+    }
+    pub fn set_store(&self, result: Result<(), &StoreError>) {
+        self.store_ok.store(result.is_ok(), Ordering::SeqCst);
+        if let Ok(mut e) = self.last_store_error.lock() {
+            *e = result.err().map(|e| e.to_string());
+        }
+    }
+    pub fn set_broker(&self, result: Result<(), String>) {
+        self.broker_connected
+            .store(result.is_ok(), Ordering::SeqCst);
+        if let Ok(mut e) = self.last_broker_error.lock() {
+            *e = result.err();
+        }
+    }
+}
+
+pub struct WriterSettings {
+    pub batch_max: usize,
+    pub linger: Duration,
+    pub retry: Duration,
+    pub dead_letter_raw_bytes: usize,
+}
+
+pub struct Writer {
+    pub settings: WriterSettings,
+    pub store: SharedStore,
+    pub clock: SharedClock,
+    pub seam: ThresholdSeam,
+    pub status: Arc<IngestStatus>,
+    /// Set when ingest reads from MQTT: acks go through it.
+    pub mqtt: Option<AsyncClient>,
+    pub live: mpsc::Sender<LiveEvent>,
+}
+
+impl Writer {
+    /// Runs until `stop` fires (or every sender is gone): then it refuses new messages,
+    /// writes what is queued and returns. If `abort` fires while the store is down it
+    /// returns at once; what it did not write is not acknowledged, so the broker
+    /// redelivers it.
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Envelope>,
+        stop: CancellationToken,
+        abort: CancellationToken,
+    ) {
+        let mut pending: Vec<Envelope> = Vec::new();
+        let mut closed = false;
+        loop {
+            let first = tokio::select! {
+                biased;
+                e = rx.recv() => e,
+                _ = stop.cancelled(), if !closed => {
+                    rx.close();
+                    closed = true;
+                    continue;
+                }
+            };
+            let Some(first) = first else { break };
+            let mut readings = first.readings.len().max(1);
+            pending.push(first);
+            let deadline = tokio::time::Instant::now() + self.settings.linger;
+            while readings < self.settings.batch_max {
+                // Take what is already queued without waiting, then wait until the linger.
+                let next = match rx.try_recv() {
+                    Ok(e) => Some(e),
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        match tokio::time::timeout_at(deadline, rx.recv()).await {
+                            Ok(e) => e,
+                            Err(_) => break,
+                        }
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                };
+                let Some(e) = next else { break };
+                readings += e.readings.len().max(1);
+                pending.push(e);
+            }
+            if !self.flush(&mut pending, &abort).await {
+                return;
+            }
+        }
+    }
+
+    /// Writes, evaluates, acknowledges and announces one batch. Returns false if it
+    /// gave up because of `abort`.
+    async fn flush(&mut self, pending: &mut Vec<Envelope>, abort: &CancellationToken) -> bool {
+        let batch = IngestBatch {
+            readings: pending
+                .iter()
+                .flat_map(|e| e.readings.iter().cloned())
+                .collect(),
+            alerts: pending.iter().filter_map(|e| e.alert.clone()).collect(),
+            dead_letters: pending
+                .iter()
+                .flat_map(|e| e.dead_letters.iter().cloned())
+                .collect(),
+        };
+        let started = Instant::now();
+        let Some(outcome) = self.retry(abort, |s| s.write_batch(&batch)).await else {
+            return false;
+        };
+        events::batch_written(&batch, &outcome, started.elapsed());
+
+        let duplicates = self.duplicates(pending, &outcome);
+        if !duplicates.is_empty() {
+            let dl = IngestBatch {
+                dead_letters: duplicates,
+                ..Default::default()
+            };
+            if self.retry(abort, |s| s.write_batch(&dl)).await.is_none() {
+                return false;
+            }
+        }
+
+        let new_readings: Vec<&Reading> = batch
+            .readings
+            .iter()
+            .zip(&outcome.readings_new)
+            .filter_map(|(r, new)| new.then_some(r))
+            .collect();
+        let changed = loop {
+            match self.seam.apply(&self.store, &new_readings).await {
+                Ok(changed) => break changed,
+                Err(e) => {
+                    if !self.wait_for_store(&e, abort).await {
+                        return false;
+                    }
+                }
+            }
+        };
+
+        self.acknowledge(pending, &outcome).await;
+
+        let sensors: Vec<Reading> = new_readings.into_iter().cloned().collect();
+        if !sensors.is_empty() {
+            let _ = self.live.send(LiveEvent::Readings(sensors)).await;
+        }
+        for (alert, new) in batch.alerts.iter().zip(&outcome.alerts_new) {
+            if *new {
+                let _ = self.live.send(LiveEvent::Alert(alert.clone())).await;
+            }
+        }
+        for incident in changed {
+            let _ = self.live.send(LiveEvent::Incident(incident)).await;
+        }
+        pending.clear();
+        true
+    }
+
+    /// Runs a store operation until it succeeds. `None` if `abort` fired meanwhile.
+    async fn retry<'a, T, F, Fut>(&'a self, abort: &CancellationToken, op: F) -> Option<T>
+    where
+        F: Fn(&'a SharedStore) -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>> + 'a,
+    {
+        loop {
+            match op(&self.store).await {
+                Ok(v) => {
+                    if !self.status.store_ok.load(Ordering::Relaxed) {
+                        events::store_recovered();
+                        self.status.set_store(Ok(()));
+                    }
+                    return Some(v);
+                }
+                Err(e) => {
+                    if !self.wait_for_store(&e, abort).await {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn wait_for_store(&self, e: &StoreError, abort: &CancellationToken) -> bool {
+        events::store_failed(e);
+        self.status.set_store(Err(e));
+        tokio::select! {
+            _ = abort.cancelled() => false,
+            _ = tokio::time::sleep(self.settings.retry) => true,
+        }
+    }
+
+    /// Dead letters for messages all of whose readings or alert were already stored.
+    fn duplicates(&self, pending: &[Envelope], outcome: &BatchOutcome) -> Vec<DeadLetter> {
+        let mut out = Vec::new();
+        let mut r = 0;
+        let mut a = 0;
+        let now = self.clock.now();
+        for e in pending {
+            let n = e.readings.len();
+            let readings_dup = n > 0 && outcome.readings_new[r..r + n].iter().all(|new| !new);
+            let dup_count = outcome.readings_new[r..r + n]
+                .iter()
+                .filter(|n| !**n)
+                .count();
+            r += n;
+            let alert_dup = if e.alert.is_some() {
+                a += 1;
+                !outcome.alerts_new[a - 1]
+            } else {
+                false
+            };
+            events::duplicates(dup_count + usize::from(alert_dup));
+            if readings_dup || (e.alert.is_some() && alert_dup && n == 0) {
+                let raw_len = e.raw.len().min(self.settings.dead_letter_raw_bytes);
+                out.push(DeadLetter {
+                    received_at: now,
+                    source: e.source.clone(),
+                    reason: RejectReason::Duplicate,
+                    detail: "everything in this message was already stored".into(),
+                    raw: e.raw[..raw_len].to_vec(),
+                });
+            }
+        }
+        out
+    }
+
+    async fn acknowledge(&self, pending: &mut Vec<Envelope>, outcome: &BatchOutcome) {
+        let generation = self.status.generation.load(Ordering::SeqCst);
+        let mut r = 0;
+        let mut a = 0;
+        for e in pending.drain(..) {
+            let n = e.readings.len();
+            let all_dup = n > 0 && outcome.readings_new[r..r + n].iter().all(|new| !new);
+            r += n;
+            let alert_dup = e.alert.is_some() && {
+                a += 1;
+                !outcome.alerts_new[a - 1]
+            };
+            match e.ack {
+                Ack::None => {}
+                Ack::Mqtt {
+                    pkid,
+                    generation: g,
+                } => {
+                    // A packet id from an earlier connection may name another message on
+                    // this one: leave it, the broker redelivers and the write is idempotent.
+                    if g != generation {
+                        continue;
+                    }
+                    if let Some(client) = &self.mqtt {
+                        let mut p = Publish::new("", QoS::AtLeastOnce, Vec::new());
+                        p.pkid = pkid;
+                        if client.ack(&p).await.is_err() {
+                            events::ack_failed();
+                        }
+                    }
+                }
+                Ack::Reply(tx) => {
+                    let reply = match e.dead_letters.first() {
+                        Some(d) if e.alert.is_none() && n == 0 => {
+                            WriteReply::Rejected(d.reason, d.detail.clone())
+                        }
+                        _ if all_dup || alert_dup => WriteReply::Duplicate,
+                        _ => WriteReply::Stored,
+                    };
+                    let _ = tx.send(reply);
+                }
+            }
+        }
+    }
+}
