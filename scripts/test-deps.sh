@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs and starts what the tests need, idempotently, on a Debian 12 machine where we
+# are root: Mosquitto (the tests run their own instances; the packaged service is not
+# used) and PostgreSQL 15 with the test role and database.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v cargo-nextest >/dev/null 2>&1 || cargo nextest --version >/dev/null 2>&1 || need_nextest=1
+if [ ${#need[@]} -gt 0 ]; then
+  echo "== installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Only our own instances run, on ports the tests choose.
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+  pkill -x mosquitto >/dev/null 2>&1 || true
+fi
+if [ "${need_nextest:-0}" = 1 ]; then
+  echo "== installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+bash scripts/test-postgres.sh

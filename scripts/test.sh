@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every check and test: formatting, lints, the Rust test suites (unit, contract,
+# integration) against real PostgreSQL and Mosquitto, and the rule tests once they exist.
+# Installs and starts what the tests need first (idempotent; needs root on Debian).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/test-deps.sh
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== tests"
+# The integration tests start the cityops binary; build it (and the simulator) first.
+cargo build --workspace --bins --locked
+cargo nextest run --workspace --locked --profile ci
+cargo test --workspace --doc --locked
