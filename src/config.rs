@@ -71,6 +71,11 @@ pub struct MqttConfig {
     /// Most unacknowledged QoS 1 messages the broker may send us at once. Acks wait
     /// for the store, so this bounds what is held in memory and caps throughput.
     pub inflight: u16,
+    /// Parallel intake sessions sharing the subscriptions (`$share/<client_id>/...`).
+    /// Each may have `inflight` messages outstanding, so more sessions mean bigger
+    /// batches under load (the embedded broker allows only 100 per session). The first
+    /// session's client id is `client_id`, the others `client_id-1`, `client_id-2`, ...
+    pub sessions: u16,
     /// Reconnect backoff: first delay and ceiling, in milliseconds.
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
@@ -96,7 +101,8 @@ pub struct IngestConfig {
     pub max_past_secs: u64,
     /// A batch is written when it holds this many readings...
     pub batch_max: usize,
-    /// ...or when its first message has waited this long.
+    /// ...or when its first message has waited this long. 0 writes as soon as the queue
+    /// runs dry: batches then grow with the load, and a quiet system writes at once.
     pub batch_linger_ms: u64,
     /// Capacity of the queue between decoding and the batch writer. When full, intake
     /// waits (and stops acknowledging), it never drops.
@@ -139,6 +145,9 @@ pub struct DemoConfig {
     pub rate: f64,
     /// Video alerts per minute.
     pub alerts_per_min: f64,
+    /// Chance per reading that its sensor starts an anomaly (a few readings above the
+    /// alarm levels), so the demo raises and clears incidents.
+    pub anomaly_rate: f64,
     pub seed: u64,
 }
 
@@ -175,7 +184,8 @@ impl Default for MqttConfig {
             ],
             video_topics: vec!["city/{district}/video/{camera_id}".into()],
             keep_alive_secs: 30,
-            inflight: 5000,
+            inflight: 1000,
+            sessions: 8,
             reconnect_min_ms: 200,
             reconnect_max_ms: 10_000,
         }
@@ -198,7 +208,7 @@ impl Default for IngestConfig {
             max_future_secs: 300,
             max_past_secs: 7 * 24 * 3600,
             batch_max: 2000,
-            batch_linger_ms: 20,
+            batch_linger_ms: 0,
             queue_capacity: 10_000,
             dead_letter_limit: 10_000,
             dead_letter_raw_bytes: 4096,
@@ -232,6 +242,7 @@ impl Default for DemoConfig {
             simulate: false,
             rate: 500.0,
             alerts_per_min: 6.0,
+            anomaly_rate: 0.0005,
             seed: 7,
         }
     }
@@ -374,6 +385,9 @@ impl Config {
         if self.mqtt.inflight == 0 {
             return bad("mqtt.inflight", "must be at least 1");
         }
+        if !(1..=64).contains(&self.mqtt.sessions) {
+            return bad("mqtt.sessions", "must be between 1 and 64");
+        }
         if self.mqtt.reconnect_min_ms == 0
             || self.mqtt.reconnect_max_ms < self.mqtt.reconnect_min_ms
         {
@@ -386,10 +400,10 @@ impl Config {
         if i.max_payload_bytes == 0 || i.max_payload_bytes > 16 << 20 {
             return bad("ingest.max_payload_bytes", "must be between 1 and 16 MiB");
         }
-        if i.queue_capacity < usize::from(self.mqtt.inflight) {
+        if i.queue_capacity < usize::from(self.mqtt.inflight) * usize::from(self.mqtt.sessions) {
             return bad(
                 "ingest.queue_capacity",
-                "must be at least mqtt.inflight, or intake and acknowledgements could wait on each other",
+                "must be at least mqtt.inflight × mqtt.sessions, or intake and acknowledgements could wait on each other",
             );
         }
         if i.batch_max == 0 || i.queue_capacity == 0 || i.max_records == 0 {
@@ -406,6 +420,12 @@ impl Config {
         }
         if !(self.demo.rate.is_finite() && self.demo.rate >= 0.0) {
             return bad("demo.rate", "must be a finite number >= 0");
+        }
+        if !(self.demo.alerts_per_min.is_finite() && self.demo.alerts_per_min >= 0.0) {
+            return bad("demo.alerts_per_min", "must be a finite number >= 0");
+        }
+        if !(0.0..=1.0).contains(&self.demo.anomaly_rate) {
+            return bad("demo.anomaly_rate", "must be between 0 and 1");
         }
         for (kind, metrics) in &self.thresholds {
             for (metric, th) in metrics {

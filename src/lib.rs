@@ -32,5 +32,6 @@ pub mod ingest;
 pub mod live;
 pub mod model;
 pub mod server;
+pub mod sim;
 pub mod spatial;
 pub mod store;

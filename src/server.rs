@@ -144,17 +144,22 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         video_patterns: patterns(&config.mqtt.video_topics)?,
         dead_letter_raw_bytes: config.ingest.dead_letter_raw_bytes,
     });
-    let status = IngestStatus::new();
+    let status = IngestStatus::new(usize::from(config.mqtt.sessions));
     let (ingest_tx, ingest_rx) = tokio::sync::mpsc::channel(config.ingest.queue_capacity);
-    let intake = MqttIntake::new(
-        &config.mqtt,
-        &host,
-        port,
-        config.ingest.max_payload_bytes,
-        decoder.clone(),
-        status.clone(),
-        ingest_tx.clone(),
-    );
+    let intakes: Vec<MqttIntake> = (0..usize::from(config.mqtt.sessions))
+        .map(|session| {
+            MqttIntake::new(
+                session,
+                &config.mqtt,
+                &host,
+                port,
+                config.ingest.max_payload_bytes,
+                decoder.clone(),
+                status.clone(),
+                ingest_tx.clone(),
+            )
+        })
+        .collect();
     let seam = ThresholdSeam::load(city.clone(), config.thresholds.clone(), &store).await?;
     let writer = Writer {
         settings: WriterSettings {
@@ -167,7 +172,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         clock: clock.clone(),
         seam,
         status: status.clone(),
-        mqtt: Some(intake.client.clone()),
+        mqtt: intakes.iter().map(MqttIntake::handle).collect(),
         live: live_tx,
     };
     let intake_stop = CancellationToken::new();
@@ -185,7 +190,13 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
             done.cancel();
         })
     };
-    let intake_task = tokio::spawn(intake.run(intake_stop.clone(), writer_done.clone()));
+    let intake_task = {
+        let tasks: Vec<_> = intakes
+            .into_iter()
+            .map(|i| tokio::spawn(i.run(intake_stop.clone(), writer_done.clone())))
+            .collect();
+        futures::future::join_all(tasks)
+    };
 
     let state = crate::api::AppState {
         store: store.clone(),
@@ -221,6 +232,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
     let sim_task = if config.demo.simulate {
         Some(crate::demo::spawn_simulator(
             &config,
+            Arc::clone(&city),
             &host,
             port,
             sim_stop.clone(),

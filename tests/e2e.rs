@@ -187,3 +187,37 @@ async fn rest_and_city_layers_answer() {
         );
     }
 }
+
+/// `serve --demo` (here via its setting): the in-process simulator feeds the city through
+/// the embedded broker; everything it sends is valid, and anomalies raise incidents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_mode_feeds_the_city_and_raises_incidents() {
+    let env = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    let c = Cityops::start(&ServeSpec {
+        extra_env: vec![
+            env("CITYOPS_DEMO_SIMULATE", "true"),
+            env("CITYOPS_DEMO_RATE", "3000"),
+            env("CITYOPS_DEMO_ANOMALY_RATE", "0.02"),
+            env("CITYOPS_DEMO_ALERTS_PER_MIN", "600"),
+        ],
+        ..Default::default()
+    });
+    c.wait_ready().await;
+    eventually(
+        "simulated readings stored, an incident open, alerts stored",
+        WAIT,
+        || async {
+            let stored = c.counter("cityops_readings_stored_total", "").await;
+            let alerts = c.counter("cityops_video_alerts_stored_total", "").await;
+            let (_, open) = c.get_json("/api/v1/incidents?open=true&limit=10").await;
+            let open = open.as_array().map_or(0, Vec::len);
+            (stored > 2000.0 && alerts > 0.0 && open > 0).then_some(())
+        },
+    )
+    .await;
+    let rejected = c.counter("cityops_ingest_rejected_total", "").await;
+    assert_eq!(
+        rejected, 0.0,
+        "the simulator sent something cityops rejected"
+    );
+}

@@ -154,3 +154,29 @@ async fn sigkill_mid_stream_loses_nothing_acknowledged() {
 fn sensors_clone() -> Vec<DemoSensor> {
     sensors()
 }
+
+/// A broker may have more unacknowledged messages out to cityops than its queue holds
+/// (here Mosquitto allows 1000 per session, cityops queues 20): intake then waits for
+/// room while acknowledgements pile up, and nothing may stall or be lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_sending_more_than_the_queue_holds_does_not_stall_intake() {
+    let Some(mq) = Mosquitto::start() else { return };
+    let env = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    let c = Cityops::start(&ServeSpec {
+        broker: Some(mq.url()),
+        client_id: Some(format!("nl-flood-{}", uuid::Uuid::now_v7().simple())),
+        extra_env: vec![
+            env("CITYOPS_MQTT_INFLIGHT", "10"),
+            env("CITYOPS_MQTT_SESSIONS", "2"),
+            env("CITYOPS_INGEST_QUEUE_CAPACITY", "20"),
+        ],
+        ..Default::default()
+    });
+    c.wait_ready().await;
+    let sensors = sensors();
+    let mut p = Publisher::connect(mq.addr, "nl-flood-pub").await;
+    publish_readings(&mut p, &sensors, 5000, now_secs(), 0).await;
+    p.close().await;
+    let got = wait_stored(&c, &sensors, 5000).await;
+    assert_eq!(got, 5000, "every reading stored exactly once");
+}

@@ -29,6 +29,17 @@ struct Evidence {
     peak: f64,
 }
 
+fn add_evidence(evidence: &mut HashMap<IncidentId, Evidence>, id: IncidentId, r: &Reading) {
+    let e = evidence.entry(id).or_insert(Evidence {
+        count: 0,
+        last: r.time,
+        peak: r.value,
+    });
+    e.count += 1;
+    e.last = e.last.max(r.time);
+    e.peak = e.peak.max(r.value);
+}
+
 impl ThresholdSeam {
     pub async fn load(
         city: Arc<City>,
@@ -82,22 +93,20 @@ impl ThresholdSeam {
                 .newest
                 .entry((r.sensor.clone(), r.metric.clone()))
                 .or_insert(Timestamp::from_micros(i64::MIN));
+            let key = Self::dedup_key(&r.sensor, &r.metric);
+            let above = r.value > th.above;
             if r.time < *slot {
+                // Late (several intake sessions, or a device's buffer): it never opens or
+                // clears an incident, but an over-threshold value is still evidence.
+                if let (true, Some(id)) = (above, self.open.get(&key).copied()) {
+                    add_evidence(&mut evidence, id, r);
+                }
                 continue;
             }
             *slot = r.time;
-            let key = Self::dedup_key(&r.sensor, &r.metric);
-            let above = r.value > th.above;
             match (above, self.open.get(&key).copied()) {
                 (true, Some(id)) => {
-                    let e = evidence.entry(id).or_insert(Evidence {
-                        count: 0,
-                        last: r.time,
-                        peak: r.value,
-                    });
-                    e.count += 1;
-                    e.last = e.last.max(r.time);
-                    e.peak = e.peak.max(r.value);
+                    add_evidence(&mut evidence, id, r);
                 }
                 (true, None) => {
                     let new = NewIncident {

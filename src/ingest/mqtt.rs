@@ -1,10 +1,17 @@
-//! MQTT intake: one persistent QoS 1 session (clean session off, manual acks) that
-//! subscribes to the sensor and video topic patterns, decodes each message and queues
-//! it for the batch writer. Reconnects with exponential backoff.
+//! MQTT intake: persistent QoS 1 sessions (clean session off, manual acks) that
+//! subscribe to the sensor and video topic patterns, decode each message and queue it
+//! for the batch writer. Reconnects with exponential backoff.
+//!
+//! With `mqtt.sessions` above 1, the sessions share the subscriptions
+//! (`$share/<group>/<filter>`, MQTT 5 shared subscriptions, which Mosquitto and rumqttd
+//! also offer to 3.1.1 clients): the broker spreads messages over them, so more messages
+//! are in flight at once and the writer's batches grow. The sessions are persistent under
+//! fixed client ids, so a broker queues for them while cityops is down.
 //!
 //! Deadlock freedom: the writer acknowledges through the client's request channel,
 //! which this task drains by polling. The broker sends at most `mqtt.inflight`
-//! unacknowledged messages, the writer queue holds at least that many (checked in
+//! unacknowledged messages per session, the writer queue holds at least that many for
+//! all sessions together (checked in
 //! config) and the request channel has room for that many acks, so neither side can
 //! wait on the other forever. An external broker must therefore not allow more
 //! in-flight messages per client than `mqtt.inflight` (Mosquitto:
@@ -16,13 +23,16 @@ use super::{Decoder, Route};
 use crate::config::MqttConfig;
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub struct MqttIntake {
     pub client: AsyncClient,
+    /// Which of the sessions this is, and its connection generation.
+    session: usize,
+    generation: Arc<AtomicU64>,
     eventloop: EventLoop,
     filters: Vec<String>,
     decoder: Arc<Decoder>,
@@ -33,7 +43,18 @@ pub struct MqttIntake {
 }
 
 impl MqttIntake {
+    /// What the writer needs to acknowledge this session's messages.
+    pub fn handle(&self) -> super::IntakeSession {
+        super::IntakeSession {
+            client: self.client.clone(),
+            generation: Arc::clone(&self.generation),
+        }
+    }
+
+    /// Intake session `session` of `config.sessions`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
+        session: usize,
         config: &MqttConfig,
         host: &str,
         port: u16,
@@ -42,7 +63,12 @@ impl MqttIntake {
         status: Arc<IngestStatus>,
         tx: mpsc::Sender<Envelope>,
     ) -> Self {
-        let mut opts = MqttOptions::new(config.client_id.clone(), host, port);
+        let client_id = if session == 0 {
+            config.client_id.clone()
+        } else {
+            format!("{}-{session}", config.client_id)
+        };
+        let mut opts = MqttOptions::new(client_id, host, port);
         opts.set_clean_session(false)
             .set_manual_acks(true)
             .set_keep_alive(Duration::from_secs(config.keep_alive_secs.max(5)))
@@ -53,8 +79,25 @@ impl MqttIntake {
             opts.set_credentials(u.clone(), p.clone());
         }
         let (client, eventloop) = AsyncClient::new(opts, usize::from(config.inflight) + 128);
-        let filters = decoder.filters();
+        let filters = if config.sessions > 1 {
+            let group: String = config
+                .client_id
+                .chars()
+                .map(|c| if matches!(c, '/' | '+' | '#') { '_' } else { c })
+                .collect();
+            // One group per filter: rumqttd keeps one share group to one filter.
+            decoder
+                .filters()
+                .into_iter()
+                .enumerate()
+                .map(|(i, f)| format!("$share/{group}-{i}/{f}"))
+                .collect()
+        } else {
+            decoder.filters()
+        };
         Self {
+            session,
+            generation: Arc::new(AtomicU64::new(0)),
             client,
             eventloop,
             filters,
@@ -78,8 +121,8 @@ impl MqttIntake {
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                    let generation = self.status.generation.fetch_add(1, Ordering::SeqCst) + 1;
-                    self.status.set_broker(Ok(()));
+                    let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+                    self.status.set_broker(self.session, Ok(()));
                     events::broker_connected(ack.session_present, generation);
                     backoff = self.backoff_min;
                     // Subscribing again on a resumed session is harmless, and needed on a new one.
@@ -92,10 +135,11 @@ impl MqttIntake {
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let generation = self.status.generation.load(Ordering::SeqCst);
+                    let generation = self.generation.load(Ordering::SeqCst);
                     let ack = match p.qos {
                         QoS::AtMostOnce => Ack::None,
                         _ => Ack::Mqtt {
+                            session: self.session,
                             pkid: p.pkid,
                             generation,
                         },
@@ -108,7 +152,7 @@ impl MqttIntake {
                 Ok(_) => {}
                 Err(e) => {
                     let msg = e.to_string();
-                    self.status.set_broker(Err(msg.clone()));
+                    self.status.set_broker(self.session, Err(msg.clone()));
                     events::broker_error(&msg);
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
@@ -138,6 +182,6 @@ impl MqttIntake {
         let _ = self.client.try_disconnect();
         let flush = async { while self.eventloop.poll().await.is_ok() {} };
         let _ = tokio::time::timeout(Duration::from_secs(2), flush).await;
-        self.status.set_broker(Err("stopped".into()));
+        self.status.set_broker(self.session, Err("stopped".into()));
     }
 }

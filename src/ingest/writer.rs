@@ -39,8 +39,13 @@ pub struct Envelope {
 pub enum Ack {
     /// Nothing to acknowledge (QoS 0).
     None,
-    /// An MQTT QoS 1 message, received on connection `generation`.
-    Mqtt { pkid: u16, generation: u64 },
+    /// An MQTT QoS 1 message, received on intake session `session` during its
+    /// connection `generation`.
+    Mqtt {
+        session: usize,
+        pkid: u16,
+        generation: u64,
+    },
     /// A caller waiting for the outcome (the HTTP webhook).
     Reply(oneshot::Sender<WriteReply>),
 }
@@ -54,20 +59,33 @@ pub enum WriteReply {
 }
 
 /// Shared between intake and writer: whether the broker and store are usable, for
-/// `/readyz`, and the MQTT connection generation acks belong to.
+/// `/readyz`.
 #[derive(Debug, Default)]
 pub struct IngestStatus {
+    /// Every intake session is connected.
     pub broker_connected: AtomicBool,
+    /// Bit `i` set: intake session `i` is connected.
+    sessions_up: AtomicU64,
+    sessions: AtomicU64,
     pub store_ok: AtomicBool,
-    pub generation: AtomicU64,
     pub last_broker_error: std::sync::Mutex<Option<String>>,
     pub last_store_error: std::sync::Mutex<Option<String>>,
 }
 
+/// What the writer needs of one intake session to acknowledge its messages.
+#[derive(Debug, Clone)]
+pub struct IntakeSession {
+    pub client: AsyncClient,
+    /// Bumped on every (re)connection; acks of older ones are not sent.
+    pub generation: Arc<AtomicU64>,
+}
+
 impl IngestStatus {
-    pub fn new() -> Arc<Self> {
+    /// Status for `sessions` intake sessions (at most 64).
+    pub fn new(sessions: usize) -> Arc<Self> {
         let s = Self::default();
         s.store_ok.store(true, Ordering::SeqCst);
+        s.sessions.store(sessions.min(64) as u64, Ordering::SeqCst);
         Arc::new(s)
     }
     pub fn set_store(&self, result: Result<(), &StoreError>) {
@@ -76,9 +94,22 @@ impl IngestStatus {
             *e = result.err().map(|e| e.to_string());
         }
     }
-    pub fn set_broker(&self, result: Result<(), String>) {
+    /// Records whether intake session `session` is connected.
+    pub fn set_broker(&self, session: usize, result: Result<(), String>) {
+        let bit = 1u64 << session.min(63);
+        let up = if result.is_ok() {
+            self.sessions_up.fetch_or(bit, Ordering::SeqCst) | bit
+        } else {
+            self.sessions_up.fetch_and(!bit, Ordering::SeqCst) & !bit
+        };
+        let all = self.sessions.load(Ordering::SeqCst);
+        let all_mask = if all >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << all) - 1
+        };
         self.broker_connected
-            .store(result.is_ok(), Ordering::SeqCst);
+            .store(up & all_mask == all_mask, Ordering::SeqCst);
         if let Ok(mut e) = self.last_broker_error.lock() {
             *e = result.err();
         }
@@ -99,7 +130,8 @@ pub struct Writer {
     pub seam: ThresholdSeam,
     pub status: Arc<IngestStatus>,
     /// Set when ingest reads from MQTT: acks go through it.
-    pub mqtt: Option<AsyncClient>,
+    /// The intake sessions, indexed by [`Ack::Mqtt`]'s `session`.
+    pub mqtt: Vec<IntakeSession>,
     pub live: mpsc::Sender<LiveEvent>,
 }
 
@@ -115,6 +147,7 @@ impl Writer {
         abort: CancellationToken,
     ) {
         let mut pending: Vec<Envelope> = Vec::new();
+        let mut unsent = UnsentAcks::default();
         let mut closed = false;
         loop {
             let first = tokio::select! {
@@ -123,6 +156,10 @@ impl Writer {
                 _ = stop.cancelled(), if !closed => {
                     rx.close();
                     closed = true;
+                    continue;
+                }
+                _ = tokio::time::sleep(ACK_RETRY), if !unsent.0.is_empty() => {
+                    unsent.retry(&self.mqtt);
                     continue;
                 }
             };
@@ -134,6 +171,17 @@ impl Writer {
                 // Take what is already queued without waiting, then wait until the linger.
                 let next = match rx.try_recv() {
                     Ok(e) => Some(e),
+                    Err(mpsc::error::TryRecvError::Empty) if self.settings.linger.is_zero() => {
+                        // Natural batching: write as soon as the queue runs dry (after
+                        // letting the intake hand over what it is holding). What arrives
+                        // meanwhile makes the next batch, so batches grow with the load
+                        // and a quiet system writes at once.
+                        tokio::task::yield_now().await;
+                        match rx.try_recv() {
+                            Ok(e) => Some(e),
+                            Err(_) => break,
+                        }
+                    }
                     Err(mpsc::error::TryRecvError::Empty) => {
                         match tokio::time::timeout_at(deadline, rx.recv()).await {
                             Ok(e) => e,
@@ -146,15 +194,26 @@ impl Writer {
                 readings += e.readings.len().max(1);
                 pending.push(e);
             }
-            if !self.flush(&mut pending, &abort).await {
+            if !self.flush(&mut pending, &abort, &mut unsent).await {
                 return;
             }
+        }
+        // The intake keeps its connections polled until we are done: send the last acks.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while !unsent.0.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(ACK_RETRY).await;
+            unsent.retry(&self.mqtt);
         }
     }
 
     /// Writes, evaluates, acknowledges and announces one batch. Returns false if it
     /// gave up because of `abort`.
-    async fn flush(&mut self, pending: &mut Vec<Envelope>, abort: &CancellationToken) -> bool {
+    async fn flush(
+        &mut self,
+        pending: &mut Vec<Envelope>,
+        abort: &CancellationToken,
+        unsent: &mut UnsentAcks,
+    ) -> bool {
         let batch = IngestBatch {
             readings: pending
                 .iter()
@@ -200,7 +259,8 @@ impl Writer {
             }
         };
 
-        self.acknowledge(pending, &outcome).await;
+        unsent.retry(&self.mqtt);
+        self.acknowledge(pending, &outcome, unsent);
 
         let sensors: Vec<Reading> = new_readings.into_iter().cloned().collect();
         if !sensors.is_empty() {
@@ -286,8 +346,12 @@ impl Writer {
         out
     }
 
-    async fn acknowledge(&self, pending: &mut Vec<Envelope>, outcome: &BatchOutcome) {
-        let generation = self.status.generation.load(Ordering::SeqCst);
+    fn acknowledge(
+        &self,
+        pending: &mut Vec<Envelope>,
+        outcome: &BatchOutcome,
+        unsent: &mut UnsentAcks,
+    ) {
         let mut r = 0;
         let mut a = 0;
         for e in pending.drain(..) {
@@ -301,22 +365,10 @@ impl Writer {
             match e.ack {
                 Ack::None => {}
                 Ack::Mqtt {
+                    session,
                     pkid,
-                    generation: g,
-                } => {
-                    // A packet id from an earlier connection may name another message on
-                    // this one: leave it, the broker redelivers and the write is idempotent.
-                    if g != generation {
-                        continue;
-                    }
-                    if let Some(client) = &self.mqtt {
-                        let mut p = Publish::new("", QoS::AtLeastOnce, Vec::new());
-                        p.pkid = pkid;
-                        if client.ack(&p).await.is_err() {
-                            events::ack_failed();
-                        }
-                    }
-                }
+                    generation,
+                } => unsent.send(&self.mqtt, session, pkid, generation),
                 Ack::Reply(tx) => {
                     let reply = match e.dead_letters.first() {
                         Some(d) if e.alert.is_none() && n == 0 => {
@@ -328,6 +380,41 @@ impl Writer {
                     let _ = tx.send(reply);
                 }
             }
+        }
+    }
+}
+
+/// How soon acknowledgements that did not fit are tried again.
+const ACK_RETRY: Duration = Duration::from_millis(5);
+
+/// Acknowledgements whose session's request channel was full: `(session, pkid,
+/// generation)`. The writer never waits on a session (whose intake may itself be
+/// waiting for room in the writer's queue); it keeps these and tries again.
+#[derive(Default)]
+struct UnsentAcks(Vec<(usize, u16, u64)>);
+
+impl UnsentAcks {
+    fn send(&mut self, sessions: &[IntakeSession], session: usize, pkid: u16, generation: u64) {
+        let Some(s) = sessions.get(session) else {
+            return;
+        };
+        // A packet id from an earlier connection may name another message on this one:
+        // leave it, the broker redelivers and the write is idempotent.
+        if generation != s.generation.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut p = Publish::new("", QoS::AtLeastOnce, Vec::new());
+        p.pkid = pkid;
+        match s.client.try_ack(&p) {
+            Ok(()) => {}
+            Err(rumqttc::ClientError::TryRequest(_)) => self.0.push((session, pkid, generation)),
+            Err(_) => events::ack_failed(),
+        }
+    }
+
+    fn retry(&mut self, sessions: &[IntakeSession]) {
+        for (session, pkid, generation) in std::mem::take(&mut self.0) {
+            self.send(sessions, session, pkid, generation);
         }
     }
 }

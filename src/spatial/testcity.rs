@@ -21,6 +21,8 @@ pub struct TestCityParams {
     pub cameras: usize,
     pub center: (f64, f64),
     pub seed: u64,
+    /// `name` in `city.json`.
+    pub name: String,
 }
 
 impl Default for TestCityParams {
@@ -34,6 +36,7 @@ impl Default for TestCityParams {
             cameras: 300,
             center: (103.0, 30.0),
             seed: 7,
+            name: "Test city".into(),
         }
     }
 }
@@ -212,7 +215,7 @@ pub fn generate(p: &TestCityParams) -> CitySources {
         })
         .collect();
     CitySources {
-        city_json: json!({"name": "Test city", "synthetic": true, "seed": p.seed,
+        city_json: json!({"name": p.name, "synthetic": true, "seed": p.seed,
             "center": [p.center.0, p.center.1]})
         .to_string(),
         districts: collection(districts),

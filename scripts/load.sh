@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# End-to-end load: starts cityops (and, for `mosquitto`, its own Mosquitto and a fresh
+# PostgreSQL database), runs `sensors-sim load` against it, prints the report, stops all.
+#
+#   scripts/load.sh embedded  [RATE] [SECONDS] [RUNS]   # embedded broker + SQLite
+#   scripts/load.sh mosquitto [RATE] [SECONDS] [RUNS]   # Mosquitto + PostgreSQL
+#
+# Each run starts from a fresh database. Figures and their reading: docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="${1:-embedded}"
+rate="${2:-50000}"
+secs="${3:-20}"
+runs="${4:-1}"
+case "$mode" in embedded|mosquitto) ;; *) echo "usage: $0 embedded|mosquitto [rate] [seconds] [runs]" >&2; exit 2 ;; esac
+
+cargo build --release --workspace --bins --locked -q
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+env_extra=()
+if [ "$mode" = mosquitto ]; then
+    bash scripts/test-deps.sh >/dev/null
+    port="$(free_port)"
+    mkdir -p "$work/mosq"
+    cat >"$work/mosq/mosquitto.conf" <<EOF
+listener $port 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location $work/mosq/
+max_inflight_messages 1000
+max_queued_messages 1000000
+max_queued_bytes 0
+log_dest stderr
+log_type error
+EOF
+    /usr/sbin/mosquitto -c "$work/mosq/mosquitto.conf" 2>"$work/mosq/log" &
+    pids+=($!)
+fi
+
+for run in $(seq 1 "$runs"); do
+    if [ "$mode" = mosquitto ]; then
+        db="cityops_load_$$_$run"
+        su postgres -c "psql -qtA -c \"CREATE DATABASE $db OWNER cityops\"" >/dev/null
+        env_extra=(CITYOPS_MQTT_BROKER="mqtt://127.0.0.1:$port"
+                   CITYOPS_DATABASE_URL="postgres://cityops:cityops@127.0.0.1:5432/$db"
+                   CITYOPS_MQTT_CLIENT_ID="cityops-load-$run")
+    fi
+    rm -rf "$work/data"
+    env "${env_extra[@]}" target/release/cityops serve --http 127.0.0.1:0 --mqtt 127.0.0.1:0 \
+        --data "$work/data" >"$work/out" 2>"$work/err" &
+    cpid=$!
+    line=""
+    for _ in $(seq 1 300); do
+        line="$(grep -m1 '^cityops listening' "$work/out" || true)"
+        [ -n "$line" ] && break
+        kill -0 "$cpid" 2>/dev/null || { cat "$work/err" >&2; exit 1; }
+        sleep 0.1
+    done
+    [ -n "$line" ] || { echo "cityops did not start" >&2; cat "$work/err" >&2; exit 1; }
+    http="$(sed -E 's/.*http=([^ ]+).*/\1/' <<<"$line")"
+    mqtt="$(sed -E 's/.*mqtt=([^ ]+).*/\1/' <<<"$line")"
+    [ "$mqtt" = external ] && mqtt="127.0.0.1:$port"
+    echo "== run $run: $mode, offered $rate/s for ${secs}s (cityops http=$http mqtt=$mqtt)"
+    target/release/sensors-sim load --mqtt "$mqtt" --http "http://$http" --rate "$rate" --duration "$secs"
+    kill -INT "$cpid"
+    wait "$cpid" || true
+    if [ "$mode" = mosquitto ]; then
+        su postgres -c "psql -qtA -c \"DROP DATABASE $db WITH (FORCE)\"" >/dev/null
+    fi
+done
