@@ -59,6 +59,7 @@ for run in $(seq 1 "$runs"); do
     env "${env_extra[@]}" target/release/cityops serve --http 127.0.0.1:0 --mqtt 127.0.0.1:0 \
         --data "$work/data" >"$work/out" 2>"$work/err" &
     cpid=$!
+    pids+=("$cpid")
     line=""
     for _ in $(seq 1 300); do
         line="$(grep -m1 '^cityops listening' "$work/out" || true)"
@@ -72,8 +73,11 @@ for run in $(seq 1 "$runs"); do
     [ "$mqtt" = external ] && mqtt="127.0.0.1:$port"
     echo "== run $run: $mode, offered $rate/s for ${secs}s (cityops http=$http mqtt=$mqtt)"
     target/release/sensors-sim load --mqtt "$mqtt" --http "http://$http" --rate "$rate" --duration "$secs"
+    # Reconnects and store errors during the run explain most surprises.
+    curl -s "http://$http/metrics" | grep -E '^cityops_(mqtt_connects_total|store_errors_total) ' || true
     kill -INT "$cpid"
     wait "$cpid" || true
+    unset 'pids[-1]'
     if [ "$mode" = mosquitto ]; then
         su postgres -c "psql -qtA -c \"DROP DATABASE $db WITH (FORCE)\"" >/dev/null
     fi

@@ -71,10 +71,11 @@ pub struct MqttConfig {
     /// Most unacknowledged QoS 1 messages the broker may send us at once. Acks wait
     /// for the store, so this bounds what is held in memory and caps throughput.
     pub inflight: u16,
-    /// Parallel intake sessions sharing the subscriptions (`$share/<client_id>/...`).
+    /// Parallel intake sessions sharing the subscriptions (`$share/<client_id>-<n>/...`).
     /// Each may have `inflight` messages outstanding, so more sessions mean bigger
     /// batches under load (the embedded broker allows only 100 per session). The first
     /// session's client id is `client_id`, the others `client_id-1`, `client_id-2`, ...
+    /// 0 = automatic: 16 on the embedded broker, 8 on an external one.
     pub sessions: u16,
     /// Reconnect backoff: first delay and ceiling, in milliseconds.
     pub reconnect_min_ms: u64,
@@ -185,7 +186,7 @@ impl Default for MqttConfig {
             video_topics: vec!["city/{district}/video/{camera_id}".into()],
             keep_alive_secs: 30,
             inflight: 1000,
-            sessions: 8,
+            sessions: 0,
             reconnect_min_ms: 200,
             reconnect_max_ms: 10_000,
         }
@@ -209,7 +210,7 @@ impl Default for IngestConfig {
             max_past_secs: 7 * 24 * 3600,
             batch_max: 2000,
             batch_linger_ms: 0,
-            queue_capacity: 10_000,
+            queue_capacity: 20_000,
             dead_letter_limit: 10_000,
             dead_letter_raw_bytes: 4096,
             reject_log_per_sec: 5,
@@ -385,8 +386,8 @@ impl Config {
         if self.mqtt.inflight == 0 {
             return bad("mqtt.inflight", "must be at least 1");
         }
-        if !(1..=64).contains(&self.mqtt.sessions) {
-            return bad("mqtt.sessions", "must be between 1 and 64");
+        if self.mqtt.sessions > 64 {
+            return bad("mqtt.sessions", "must be between 0 (automatic) and 64");
         }
         if self.mqtt.reconnect_min_ms == 0
             || self.mqtt.reconnect_max_ms < self.mqtt.reconnect_min_ms
@@ -400,7 +401,8 @@ impl Config {
         if i.max_payload_bytes == 0 || i.max_payload_bytes > 16 << 20 {
             return bad("ingest.max_payload_bytes", "must be between 1 and 16 MiB");
         }
-        if i.queue_capacity < usize::from(self.mqtt.inflight) * usize::from(self.mqtt.sessions) {
+        if i.queue_capacity < usize::from(self.mqtt.inflight) * usize::from(self.intake_sessions())
+        {
             return bad(
                 "ingest.queue_capacity",
                 "must be at least mqtt.inflight × mqtt.sessions, or intake and acknowledgements could wait on each other",
@@ -447,6 +449,15 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// How many intake sessions to run (`mqtt.sessions`, or its automatic value).
+    pub fn intake_sessions(&self) -> u16 {
+        match (self.mqtt.sessions, self.mqtt.broker.trim() == "embedded") {
+            (0, true) => 16,
+            (0, false) => 8,
+            (n, _) => n,
+        }
     }
 
     pub fn broker(&self) -> Result<BrokerChoice, ConfigError> {
@@ -590,12 +601,30 @@ mod tests {
                 "[\"a/{x\"]",
                 "mqtt.sensor_topics",
             ),
+            ("CITYOPS_MQTT_SESSIONS", "65", "mqtt.sessions"),
+            // 16 automatic sessions × 1000 in flight do not fit in 15 000.
+            (
+                "CITYOPS_INGEST_QUEUE_CAPACITY",
+                "15000",
+                "ingest.queue_capacity",
+            ),
+            ("CITYOPS_DEMO_ANOMALY_RATE", "1.5", "demo.anomaly_rate"),
         ] {
             let msg = Config::load(None, env(&[(var, value)]))
                 .unwrap_err()
                 .to_string();
             assert!(msg.contains(key), "{var}={value}: {msg}");
         }
+    }
+
+    #[test]
+    fn automatic_intake_sessions_follow_the_broker() {
+        let mut c = Config::default();
+        assert_eq!(c.intake_sessions(), 16);
+        c.mqtt.broker = "mqtt://127.0.0.1:1883".into();
+        assert_eq!(c.intake_sessions(), 8);
+        c.mqtt.sessions = 3;
+        assert_eq!(c.intake_sessions(), 3);
     }
 
     #[test]

@@ -144,12 +144,13 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         video_patterns: patterns(&config.mqtt.video_topics)?,
         dead_letter_raw_bytes: config.ingest.dead_letter_raw_bytes,
     });
-    let status = IngestStatus::new(usize::from(config.mqtt.sessions));
+    let sessions = usize::from(config.intake_sessions());
+    let status = IngestStatus::new(sessions);
     let (ingest_tx, ingest_rx) = tokio::sync::mpsc::channel(config.ingest.queue_capacity);
-    let intakes: Vec<MqttIntake> = (0..usize::from(config.mqtt.sessions))
+    let intakes: Vec<MqttIntake> = (0..sessions)
         .map(|session| {
             MqttIntake::new(
-                session,
+                (session, sessions),
                 &config.mqtt,
                 &host,
                 port,

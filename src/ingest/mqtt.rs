@@ -51,10 +51,10 @@ impl MqttIntake {
         }
     }
 
-    /// Intake session `session` of `config.sessions`.
+    /// Intake session `session.0` of `session.1`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        session: usize,
+        (session, sessions): (usize, usize),
         config: &MqttConfig,
         host: &str,
         port: u16,
@@ -79,7 +79,7 @@ impl MqttIntake {
             opts.set_credentials(u.clone(), p.clone());
         }
         let (client, eventloop) = AsyncClient::new(opts, usize::from(config.inflight) + 128);
-        let filters = if config.sessions > 1 {
+        let filters = if sessions > 1 {
             let group: String = config
                 .client_id
                 .chars()
