@@ -41,6 +41,22 @@ impl Default for TestCityParams {
     }
 }
 
+/// How a sensor of `kind` is called on the pages: Chinese, then English.
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "water_level" => "水位 Water level",
+        "waterlogging" => "积水 Waterlogging",
+        "gas" => "燃气 Gas",
+        "manhole_cover" => "井盖 Manhole cover",
+        "smoke" => "烟感 Smoke detector",
+        "air_quality" => "空气 Air quality",
+        "power" => "电力 Power",
+        "bridge_strain" => "桥梁 Bridge strain",
+        "crowd" => "人流 Crowd counter",
+        _ => "Sensor",
+    }
+}
+
 /// `(metric, unit, min, max)`.
 pub type MetricRow = (&'static str, &'static str, f64, f64);
 
@@ -159,7 +175,7 @@ pub fn generate(p: &TestCityParams) -> CitySources {
         let (c0, c1) = (sc0 * p.street_block, (sc1 * p.street_block).min(p.cols));
         let geometry = rect(l.lon(c0), l.lat(0), l.lon(c1), l.lat(p.rows));
         districts.push(json!({"type": "Feature", "geometry": geometry,
-            "properties": {"code": format!("D-{d}"), "name": format!("District {d}")}}));
+            "properties": {"code": format!("D-{d}"), "name": format!("示范区{d} District {d}")}}));
     }
     let mut streets = Vec::new();
     for sc in 0..l.street_cols {
@@ -172,7 +188,7 @@ pub fn generate(p: &TestCityParams) -> CitySources {
             let geometry = rect(l.lon(c0), l.lat(r0), l.lon(c1), l.lat(r1));
             streets.push(
                 json!({"type": "Feature", "geometry": geometry, "properties": {
-                "code": format!("S-{sc:02}-{sr:02}"), "name": format!("Street {sc}-{sr}"),
+                "code": format!("S-{sc:02}-{sr:02}"), "name": format!("街道{sc}-{sr} Street {sc}-{sr}"),
                 "district": format!("D-{}", l.district_of_street(sc))}}),
             );
         }
@@ -184,7 +200,7 @@ pub fn generate(p: &TestCityParams) -> CitySources {
             let geometry = rect(l.lon(col), l.lat(row), l.lon(col + 1), l.lat(row + 1));
             grids.push(
                 json!({"type": "Feature", "geometry": geometry, "properties": {
-                "code": g, "name": format!("Grid {col}-{row}"), "street": s, "district": d}}),
+                "code": g, "name": format!("网格{col}-{row} Grid {col}-{row}"), "street": s, "district": d}}),
             );
         }
     }
@@ -203,7 +219,7 @@ pub fn generate(p: &TestCityParams) -> CitySources {
                 .map(|(name, unit, min, max)| json!({"name": name, "unit": unit, "min": min, "max": max}))
                 .collect();
             json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": {
-                "id": format!("{prefix}-{i:05}"), "kind": kind, "name": format!("{kind} {i}"),
+                "id": format!("{prefix}-{i:05}"), "kind": kind, "name": format!("{} {i}", kind_label(kind)),
                 "grid": g, "street": s, "district": d, "metrics": metrics}})
         })
         .collect();
@@ -211,7 +227,7 @@ pub fn generate(p: &TestCityParams) -> CitySources {
         .map(|i| {
             let (lon, lat, (g, s, d)) = point(&mut rng);
             json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": {
-                "id": format!("CAM-{i:04}"), "name": format!("Camera {i}"), "grid": g, "street": s, "district": d}})
+                "id": format!("CAM-{i:04}"), "name": format!("摄像机 Camera {i}"), "grid": g, "street": s, "district": d}})
         })
         .collect();
     CitySources {
