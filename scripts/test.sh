@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, lints, the Rust test suites (unit, contract,
-# integration) against real PostgreSQL and Mosquitto, and the rule tests once they exist.
+# integration) against real PostgreSQL and Mosquitto, and the shipped rules' own tests.
 # Installs and starts what the tests need first (idempotent; needs root on Debian).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,5 +14,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests"
 # The integration tests start the cityops binary; build it (and the simulator) first.
 cargo build --workspace --bins --locked
+
+echo "== shipped rules: check and test"
+cargo run --quiet --locked --bin cityops -- rules check rules
+cargo run --quiet --locked --bin cityops -- rules test rules
+echo
 cargo nextest run --workspace --locked --profile ci
 cargo test --workspace --doc --locked

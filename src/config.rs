@@ -6,9 +6,7 @@
 //! names have no underscore, so `CITYOPS_INGEST_MAX_PAYLOAD_BYTES` is
 //! `ingest.max_payload_bytes`); values are read as TOML values, falling back to strings.
 
-use crate::model::Severity;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -27,7 +25,7 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub http: HttpConfig,
@@ -37,9 +35,30 @@ pub struct Config {
     pub city: CityConfig,
     pub live: LiveConfig,
     pub demo: DemoConfig,
-    /// Per sensor kind and metric, the level above which the foundation's threshold
-    /// seam opens an incident (replaced by the rules engine).
-    pub thresholds: BTreeMap<String, BTreeMap<String, Threshold>>,
+    pub rules: RulesConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Directory of the rule files (`*.rules.toml`) and the city's settings
+    /// (`settings.toml`); see docs/rules.md.
+    pub dir: PathBuf,
+    /// How far behind its sensor's newest reading a reading may arrive and still count
+    /// (as history: rate windows, evidence). Later ones are counted and dropped.
+    pub lateness_ms: u64,
+    /// How often the timers run (`for:`, grace periods, absence), in milliseconds.
+    pub tick_ms: u64,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("rules"),
+            lateness_ms: 30_000,
+            tick_ms: 1000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,16 +171,6 @@ pub struct DemoConfig {
     pub seed: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Threshold {
-    /// A reading above this value opens an incident; back at or below it, it clears.
-    pub above: f64,
-    pub severity: Severity,
-    /// Category code of the incident, e.g. `waterlogging`.
-    pub category: String,
-}
-
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
@@ -245,51 +254,6 @@ impl Default for DemoConfig {
             alerts_per_min: 6.0,
             anomaly_rate: 0.0005,
             seed: 7,
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        let t = |above: f64, severity: Severity, category: &str| Threshold {
-            above,
-            severity,
-            category: category.into(),
-        };
-        let mut thresholds: BTreeMap<String, BTreeMap<String, Threshold>> = BTreeMap::new();
-        let mut put = |kind: &str, metric: &str, th: Threshold| {
-            thresholds
-                .entry(kind.into())
-                .or_default()
-                .insert(metric.into(), th);
-        };
-        // The seam's defaults follow DOMAIN.md's published thresholds.
-        put(
-            "waterlogging",
-            "depth",
-            t(27.0, Severity::Orange, "waterlogging"),
-        );
-        put("gas", "lel", t(25.0, Severity::Orange, "gas_leak"));
-        put(
-            "water_level",
-            "level",
-            t(8.0, Severity::Orange, "high_water"),
-        );
-        put(
-            "manhole_cover",
-            "open",
-            t(0.5, Severity::Orange, "manhole_cover_open"),
-        );
-        put("smoke", "alarm", t(0.5, Severity::Red, "smoke_alarm"));
-        Self {
-            http: HttpConfig::default(),
-            mqtt: MqttConfig::default(),
-            database: DatabaseConfig::default(),
-            ingest: IngestConfig::default(),
-            city: CityConfig::default(),
-            live: LiveConfig::default(),
-            demo: DemoConfig::default(),
-            thresholds,
         }
     }
 }
@@ -429,15 +393,8 @@ impl Config {
         if !(0.0..=1.0).contains(&self.demo.anomaly_rate) {
             return bad("demo.anomaly_rate", "must be between 0 and 1");
         }
-        for (kind, metrics) in &self.thresholds {
-            for (metric, th) in metrics {
-                if !th.above.is_finite() {
-                    return bad(
-                        &format!("thresholds.{kind}.{metric}.above"),
-                        "must be finite",
-                    );
-                }
-            }
+        if self.rules.tick_ms == 0 {
+            return bad("rules.tick_ms", "must be at least 1");
         }
         if !(self.database.url.starts_with("sqlite:")
             || self.database.url.starts_with("postgres:")

@@ -31,6 +31,7 @@ pub mod incidents;
 pub mod ingest;
 pub mod live;
 pub mod model;
+pub mod rules;
 pub mod server;
 pub mod sim;
 pub mod spatial;

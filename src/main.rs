@@ -1,4 +1,4 @@
-//! The `cityops` command: `serve`, `migrate`, `check-config`.
+//! The `cityops` command: `serve`, `migrate`, `check-config`, `rules check|test`.
 
 use anyhow::Context;
 use cityops::clock::SystemClock;
@@ -53,6 +53,26 @@ enum Command {
     /// Check the configuration (file and environment) and the city it names, print the
     /// effective configuration as TOML, and exit non-zero with the error if it is wrong.
     CheckConfig,
+    /// Check or test the rule files (docs/rules.md).
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Check every rule file and settings.toml in DIR (default: rules.dir of the
+    /// configuration) against the city; print every error with file, line and what is
+    /// wrong, and exit non-zero if there is one.
+    Check {
+        /// The rules directory.
+        dir: Option<PathBuf>,
+    },
+    /// Run the rule tests in DIR/tests/*.test.toml (default: rules.dir) and print a
+    /// readable diff for each failure; exit non-zero if one fails or a rule has no test.
+    Test {
+        /// The rules directory.
+        dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -86,6 +106,7 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Rules(cmd) => rules(cli.config.as_ref(), cmd),
         Command::Serve {
             http,
             mqtt,
@@ -155,6 +176,58 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn rules(config: Option<&PathBuf>, cmd: RulesCommand) -> anyhow::Result<()> {
+    let config = load_config(config)?;
+    let (dir, test) = match cmd {
+        RulesCommand::Check { dir } => (dir, false),
+        RulesCommand::Test { dir } => (dir, true),
+    };
+    let dir = dir.unwrap_or(config.rules.dir.clone());
+    let city = Arc::new(
+        cityops::spatial::City::load(&config.city.dir)
+            .with_context(|| format!("loading the city from {}", config.city.dir.display()))?,
+    );
+    let set = match cityops::rules::load_dir(&dir, Some(&city)) {
+        Ok(set) => Arc::new(set),
+        Err(errors) => {
+            eprintln!("{errors}");
+            anyhow::bail!("{} error(s) in {}", errors.0.len(), dir.display());
+        }
+    };
+    if !test {
+        println!(
+            "ok: {} rules in {} files under {}",
+            set.rules.len(),
+            set.files.len(),
+            dir.display()
+        );
+        return Ok(());
+    }
+    let results =
+        cityops::rules::testing::run_dir(&dir, &set, &city).map_err(anyhow::Error::msg)?;
+    let mut failed = 0;
+    for r in &results {
+        if r.failures.is_empty() {
+            println!("ok      {}: {}", r.file.display(), r.name);
+        } else {
+            failed += 1;
+            println!("FAILED  {}: {}", r.file.display(), r.name);
+            for f in &r.failures {
+                println!("  {}", f.replace('\n', "\n  "));
+            }
+        }
+    }
+    let untested = cityops::rules::testing::untested(&dir, &set);
+    for name in &untested {
+        println!("UNTESTED rule {name:?}: no test names it");
+    }
+    println!("{} passed, {} failed", results.len() - failed, failed);
+    if failed > 0 || !untested.is_empty() {
+        anyhow::bail!("rule tests failed");
+    }
+    Ok(())
 }
 
 async fn wait_for_signal() {

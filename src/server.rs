@@ -5,7 +5,7 @@
 use crate::broker::EmbeddedBroker;
 use crate::clock::SharedClock;
 use crate::config::{BrokerChoice, Config};
-use crate::incidents::ThresholdSeam;
+use crate::incidents::RulesStage;
 use crate::ingest::{
     Decoder, IngestStatus, Limits, MqttIntake, TopicPattern, Writer, WriterSettings,
 };
@@ -161,9 +161,14 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
             )
         })
         .collect();
-    let seam = ThresholdSeam::load(city.clone(), config.thresholds.clone(), &store).await?;
+    let rules = RulesStage::load(&config.rules, city.clone(), &store, clock.now())
+        .await
+        .context("loading the rules")?;
+    // Reload requests queue here; one at a time is plenty (a reload takes milliseconds).
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
     let writer = Writer {
         settings: WriterSettings {
+            tick: Duration::from_millis(config.rules.tick_ms),
             batch_max: config.ingest.batch_max,
             linger: Duration::from_millis(config.ingest.batch_linger_ms),
             retry: Duration::from_millis(config.ingest.store_retry_ms),
@@ -171,7 +176,8 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         },
         store: store.clone(),
         clock: clock.clone(),
-        seam,
+        rules,
+        reload: reload_rx,
         status: status.clone(),
         mqtt: intakes.iter().map(MqttIntake::handle).collect(),
         live: live_tx,
@@ -206,6 +212,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         status,
         decoder,
         ingest: ingest_tx,
+        reload: reload_tx.clone(),
         metrics,
         max_body_bytes: config
             .http
@@ -228,6 +235,8 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
             }
         })
     };
+
+    let hup_task = tokio::spawn(reload_on_sighup(reload_tx, http_stop.clone()));
 
     let sim_stop = CancellationToken::new();
     let sim_task = if config.demo.simulate {
@@ -268,6 +277,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
             let _ = tokio::time::timeout(STEP_DEADLINE, hub_task).await;
             http_stop.cancel();
             let _ = tokio::time::timeout(STEP_DEADLINE, http_task).await;
+            let _ = hup_task.await;
             tracing::info!("stopped");
         })
     };
@@ -277,4 +287,41 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         shutdown,
         task,
     })
+}
+
+/// Reloads the rules on SIGHUP until `stop`; the outcome or the errors go to the log.
+async fn reload_on_sighup(
+    reload: tokio::sync::mpsc::Sender<crate::ingest::ReloadRequest>,
+    stop: CancellationToken,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                Some(()) = hup.recv() => {}
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if reload.send(tx).await.is_err() {
+                return;
+            }
+            match rx.await {
+                Ok(Ok(o)) => tracing::info!(
+                    rules = o.rules,
+                    unchanged = o.unchanged,
+                    "SIGHUP: rules reloaded"
+                ),
+                Ok(Err(e)) => {
+                    tracing::error!("SIGHUP: rules not reloaded, the running set stays:\n{e}")
+                }
+                Err(_) => return,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    stop.cancelled().await;
 }

@@ -29,6 +29,7 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Store(StoreError::Conflict(_)) => (StatusCode::CONFLICT, "conflict"),
             Self::Store(StoreError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
             }
@@ -41,6 +42,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let message = match &self {
+            Self::Store(StoreError::Conflict(m)) => m.clone(),
             Self::Store(e) => {
                 tracing::error!(error = %e, "store error while serving a request");
                 "the database could not complete the request".to_owned()

@@ -2,6 +2,7 @@
 //! pages. Handlers are thin: parse, call the stage, map the result. Errors become JSON
 //! `{code, message}` in one place ([`ApiError`]).
 
+mod admin;
 mod error;
 mod health;
 mod pages;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub decoder: Arc<Decoder>,
     /// The writer queue, for the video-alert webhook.
     pub ingest: mpsc::Sender<Envelope>,
+    /// Rule reload requests, answered by the rules stage.
+    pub reload: mpsc::Sender<crate::ingest::ReloadRequest>,
     pub metrics: PrometheusHandle,
     pub max_body_bytes: usize,
 }
@@ -46,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sensors/{id}/readings", get(rest::readings))
         .route("/api/v1/incidents", get(rest::incidents))
         .route("/api/v1/incidents/{id}", get(rest::incident))
+        .route("/api/v1/incidents/{id}/events", get(admin::incident_events))
+        .route("/api/v1/admin/rules/reload", post(admin::reload_rules))
         .route(
             "/api/v1/video-alerts",
             post(rest::post_video_alert).get(rest::video_alerts),

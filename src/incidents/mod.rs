@@ -1,9 +1,11 @@
-//! Turning evidence into incidents.
+//! Turning evidence into incidents: the rules engine's actions applied to the store.
 //!
-//! For now a thin threshold seam: a reading above a per-kind threshold from config opens
-//! an incident, one per sensor and metric while it stays above. The rules engine
-//! replaces it.
+//! [`RulesStage`] owns the engine and the applier. The ingest writer drives it with
+//! each stored batch and with clock ticks, so incident changes are committed before
+//! the messages that caused them are acknowledged, and before anything is announced.
 
-mod threshold;
+mod apply;
+mod stage;
 
-pub use threshold::ThresholdSeam;
+pub use apply::Applier;
+pub use stage::{ReloadOutcome, RulesStage};

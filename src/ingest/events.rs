@@ -68,6 +68,19 @@ pub fn register() {
     describe_histogram!("cityops_store_batch_size", "Readings per batch written.");
     describe_histogram!("cityops_store_write_seconds", "Time to write one batch.");
     describe_gauge!("cityops_ws_clients", "Connected WebSocket clients.");
+    describe_gauge!(
+        "cityops_rules_clock_seconds",
+        "Event time (Unix seconds) up to which the rules engine's timers have run and been stored."
+    );
+    describe_counter!(
+        "cityops_rules_late_dropped_total",
+        "Readings too late (beyond rules.lateness_ms) for rule evaluation; they are still stored."
+    );
+    describe_counter!(
+        "cityops_rule_firings_total",
+        "Times a rule started firing, by rule."
+    );
+    counter!("cityops_rules_late_dropped_total").increment(0);
     for kind in ["sensor", "video", "unrouted"] {
         counter!("cityops_messages_in_total", "kind" => kind).increment(0);
     }
@@ -153,4 +166,9 @@ pub fn broker_error(msg: &str) {
 
 pub fn ack_failed() {
     counter!("cityops_mqtt_ack_failures_total").increment(1);
+}
+
+/// The rules engine's timers ran up to `now` and what they decided is stored.
+pub fn rules_ticked(now: crate::model::Timestamp) {
+    metrics::gauge!("cityops_rules_clock_seconds").set(now.secs_f64());
 }

@@ -49,7 +49,9 @@ pub use mqtt::MqttIntake;
 pub use route::{Decoder, Route};
 pub use topic::{Captures, TopicError, TopicPattern};
 pub use validate::{Validated, validate_decoded, validate_sensor_message};
-pub use writer::{Ack, Envelope, IngestStatus, IntakeSession, WriteReply, Writer, WriterSettings};
+pub use writer::{
+    Ack, Envelope, IngestStatus, IntakeSession, ReloadRequest, WriteReply, Writer, WriterSettings,
+};
 
 use crate::model::RejectReason;
 

@@ -1,5 +1,5 @@
 //! The batch writer: gathers decoded messages into batches, writes each batch to the
-//! store (retrying until it succeeds), runs the incident seam, and only then
+//! store (retrying until it succeeds), runs the rules engine and writes the incidents it decides, and only then
 //! acknowledges the messages and announces what changed.
 //!
 //! This ordering is the no-loss guarantee: a message is acknowledged (MQTT PUBACK, or
@@ -8,7 +8,7 @@
 
 use super::events;
 use crate::clock::SharedClock;
-use crate::incidents::ThresholdSeam;
+use crate::incidents::{ReloadOutcome, RulesStage};
 use crate::live::LiveEvent;
 use crate::model::{DeadLetter, Reading, RejectReason, VideoAlert};
 use crate::store::{BatchOutcome, IngestBatch, SharedStore, StoreError};
@@ -116,7 +116,12 @@ impl IngestStatus {
     }
 }
 
+/// A request to reload the rule set, answered with the outcome or the rule errors.
+pub type ReloadRequest = oneshot::Sender<Result<ReloadOutcome, crate::rules::RuleErrors>>;
+
 pub struct WriterSettings {
+    /// How often the rules engine's timers run.
+    pub tick: Duration,
     pub batch_max: usize,
     pub linger: Duration,
     pub retry: Duration,
@@ -127,7 +132,9 @@ pub struct Writer {
     pub settings: WriterSettings,
     pub store: SharedStore,
     pub clock: SharedClock,
-    pub seam: ThresholdSeam,
+    pub rules: RulesStage,
+    /// Reload requests (admin API, SIGHUP).
+    pub reload: mpsc::Receiver<ReloadRequest>,
     pub status: Arc<IngestStatus>,
     /// Set when ingest reads from MQTT: acks go through it.
     /// The intake sessions, indexed by [`Ack::Mqtt`]'s `session`.
@@ -149,9 +156,24 @@ impl Writer {
         let mut pending: Vec<Envelope> = Vec::new();
         let mut unsent = UnsentAcks::default();
         let mut closed = false;
+        let mut ticks = tokio::time::interval(self.settings.tick);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let first = tokio::select! {
                 biased;
+                _ = ticks.tick() => {
+                    let now = self.clock.now();
+                    self.rules.tick(now);
+                    if !self.commit_rules(&abort).await {
+                        return;
+                    }
+                    events::rules_ticked(now);
+                    continue;
+                }
+                Some(req) = self.reload.recv() => {
+                    let _ = req.send(self.rules.reload());
+                    continue;
+                }
                 e = rx.recv() => e,
                 _ = stop.cancelled(), if !closed => {
                     rx.close();
@@ -248,15 +270,16 @@ impl Writer {
             .zip(&outcome.readings_new)
             .filter_map(|(r, new)| new.then_some(r))
             .collect();
-        let changed = loop {
-            match self.seam.apply(&self.store, &new_readings).await {
-                Ok(changed) => break changed,
-                Err(e) => {
-                    if !self.wait_for_store(&e, abort).await {
-                        return false;
-                    }
-                }
-            }
+        self.rules.evaluate(
+            new_readings.iter().copied(),
+            batch
+                .alerts
+                .iter()
+                .zip(&outcome.alerts_new)
+                .filter_map(|(a, new)| new.then_some(a)),
+        );
+        let Some(changed) = self.commit(abort).await else {
+            return false;
         };
 
         unsent.retry(&self.mqtt);
@@ -275,6 +298,35 @@ impl Writer {
             let _ = self.live.send(LiveEvent::Incident(incident)).await;
         }
         pending.clear();
+        true
+    }
+
+    /// Writes what the rules decided, retrying until the store takes it. `None` if
+    /// `abort` fired meanwhile.
+    async fn commit(&mut self, abort: &CancellationToken) -> Option<Vec<crate::model::Incident>> {
+        loop {
+            match self.rules.commit(&self.store).await {
+                Ok(changed) => return Some(changed),
+                Err(e) => {
+                    if !self.wait_for_store(&e, abort).await {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Commits and announces what a tick decided. False if `abort` fired meanwhile.
+    async fn commit_rules(&mut self, abort: &CancellationToken) -> bool {
+        if !self.rules.has_pending() {
+            return true;
+        }
+        let Some(changed) = self.commit(abort).await else {
+            return false;
+        };
+        for incident in changed {
+            let _ = self.live.send(LiveEvent::Incident(incident)).await;
+        }
         true
     }
 

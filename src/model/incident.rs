@@ -81,4 +81,42 @@ pub struct Incident {
     pub closed_at: Option<Timestamp>,
     /// Bumped by every change; a change against a stale version is a conflict.
     pub version: i64,
+    /// Name of the rule that raised it; `None` for incidents not raised by a rule.
+    pub rule: Option<String>,
+    /// Longer text for the people handling it (the rule's description), beside `title`.
+    pub description: Option<String>,
+}
+
+/// One recorded change of an incident. The log is append-only: rows are never updated or
+/// deleted, so it answers "who changed what, when" after the fact.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentEvent {
+    pub incident: IncidentId,
+    /// Event time of the change (the data's time, not the wall clock).
+    pub at: Timestamp,
+    /// Who made the change: `rule:<name>`, `system`, later a user.
+    pub actor: String,
+    /// What changed: `opened`, `severity`, `cleared`, `refired`, `closed`.
+    pub action: String,
+    /// The value before the change, when the action has one (e.g. the old severity).
+    pub from: Option<String>,
+    /// The value after the change (e.g. the new severity, or `closed`).
+    pub to: Option<String>,
+    /// Why, in words, when there is more to say than the action.
+    pub note: Option<String>,
+}
+
+impl IncidentEvent {
+    pub const OPENED: &'static str = "opened";
+    pub const SEVERITY: &'static str = "severity";
+    pub const CLEARED: &'static str = "cleared";
+    pub const REFIRED: &'static str = "refired";
+    pub const CLOSED: &'static str = "closed";
+    /// The actor of changes no rule or person asked for.
+    pub const SYSTEM: &'static str = "system";
+
+    /// The actor a rule acts as: `rule:<name>`, or `system` without a rule.
+    pub fn rule_actor(rule: Option<&str>) -> String {
+        rule.map_or_else(|| Self::SYSTEM.to_owned(), |r| format!("rule:{r}"))
+    }
 }

@@ -9,7 +9,7 @@ mod reading;
 mod time;
 
 pub use ids::{CameraId, IncidentId, SensorId};
-pub use incident::{Incident, IncidentStatus, Severity};
+pub use incident::{Incident, IncidentEvent, IncidentStatus, Severity};
 pub use reading::{
     CameraInfo, DeadLetter, Location, MetricSpec, Reading, RejectReason, SensorInfo, VideoAlert,
 };

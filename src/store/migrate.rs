@@ -20,11 +20,14 @@ macro_rules! migration {
 }
 
 pub(crate) fn sqlite() -> Migrator {
-    Migrator::with_migrations(vec![migration!(
-        1,
-        "init",
-        "../../migrations/sqlite/0001_init.sql"
-    )])
+    Migrator::with_migrations(vec![
+        migration!(1, "init", "../../migrations/sqlite/0001_init.sql"),
+        migration!(
+            2,
+            "incident rules",
+            "../../migrations/sqlite/0002_incident_rules.sql"
+        ),
+    ])
 }
 
 pub(crate) fn postgres() -> Migrator {
@@ -41,5 +44,10 @@ pub(crate) fn postgres() -> Migrator {
             "../../migrations/postgres/0003_readings_timescale.sql"
         ),
         migration!(4, "readings", "../../migrations/postgres/0004_readings.sql"),
+        migration!(
+            5,
+            "incident rules",
+            "../../migrations/postgres/0005_incident_rules.sql"
+        ),
     ])
 }

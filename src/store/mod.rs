@@ -2,19 +2,22 @@
 //!
 //! Writes are idempotent so that MQTT redelivery (normal under QoS 1) never doubles a
 //! reading: readings are unique by (sensor, metric, time), video alerts by source id.
-//! Both backends pass the same contract suite (`tests/store_contract.rs`).
+//! Every change of an incident except added evidence appends to its event log in the same
+//! transaction; what each change does is decided once, in `transitions.rs`, for both
+//! backends. Both backends pass the same contract suite (`tests/store_contract.rs`).
 
 mod batch;
 mod migrate;
 mod postgres;
 mod sqlite;
+mod transitions;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use crate::model::{
-    CameraInfo, DeadLetter, Incident, IncidentId, Reading, SensorId, SensorInfo, Severity,
-    Timestamp, VideoAlert,
+    CameraInfo, DeadLetter, Incident, IncidentEvent, IncidentId, Reading, SensorId, SensorInfo,
+    Severity, Timestamp, VideoAlert,
 };
 use async_trait::async_trait;
 use serde::Serialize;
@@ -38,6 +41,9 @@ pub enum StoreError {
     /// The row a call names (e.g. an incident id) does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The change is not allowed in the row's current state (e.g. the incident is closed).
+    #[error("conflict: {0}")]
+    Conflict(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -107,6 +113,9 @@ pub struct NewIncident {
     pub location: crate::model::Location,
     pub opened_at: Timestamp,
     pub peak: Option<f64>,
+    /// Name of the rule raising it; also names the actor of its `opened` event.
+    pub rule: Option<String>,
+    pub description: Option<String>,
 }
 
 /// Which incidents to list, newest first.
@@ -167,11 +176,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Opens an incident unless one that is not closed exists for its dedup key, which
     /// is then returned unchanged with `false`. The unique index decides races, not a
-    /// check in memory.
+    /// check in memory. A created incident gets an `opened` event (to = its severity, actor
+    /// `rule:<rule>`, or `system` without a rule) in the same transaction.
     async fn open_incident(&self, new: &NewIncident) -> StoreResult<(Incident, bool)>;
 
     /// Adds `evidence` pieces of evidence to an incident: count += evidence,
     /// last_seen = max(last_seen, seen), peak = the larger of the two, version += 1.
+    /// Writes no event: evidence arrives at sensor rate and would drown the log.
     async fn touch_incident(
         &self,
         id: IncidentId,
@@ -180,10 +191,55 @@ pub trait Store: Send + Sync + 'static {
         peak: Option<f64>,
     ) -> StoreResult<Incident>;
 
-    /// Records that the condition cleared at `at` and closes the incident.
-    /// Returns `None` if no open incident has this key.
-    async fn clear_incident(&self, dedup_key: &str, at: Timestamp)
-    -> StoreResult<Option<Incident>>;
+    /// Records that the condition of the open incident with this key cleared at `at`: sets
+    /// cleared_at, bumps version and writes a `cleared` event. With `close` it also closes
+    /// it (status closed, closed_at = at, a `closed` event noted "auto-closed: condition
+    /// cleared"). If its condition had already cleared, cleared_at keeps that first time and
+    /// no second `cleared` event is written, so without `close` the call changes nothing.
+    /// The actor of the events is the incident's rule (`rule:<name>`), else `system`.
+    /// Returns `None` if no open (not closed) incident has this key.
+    async fn clear_incident(
+        &self,
+        dedup_key: &str,
+        at: Timestamp,
+        close: bool,
+    ) -> StoreResult<Option<Incident>>;
+
+    /// Changes the severity of an open incident (escalation or step-down), bumping version
+    /// and writing a `severity` event from the old to the new level with `note`. The same
+    /// severity returns the incident unchanged, with no event. `NotFound` if the id does not
+    /// exist, `Conflict` if the incident is closed.
+    async fn set_severity(
+        &self,
+        id: IncidentId,
+        severity: Severity,
+        at: Timestamp,
+        actor: &str,
+        note: &str,
+    ) -> StoreResult<Incident>;
+
+    /// The condition fired again on an open incident whose condition had cleared:
+    /// cleared_at = NULL, version + 1, a `refired` event. Returns the incident unchanged if
+    /// cleared_at is already NULL. `NotFound` if the id does not exist, `Conflict` if the
+    /// incident is closed (a new firing then opens a new incident).
+    async fn refire_incident(
+        &self,
+        id: IncidentId,
+        at: Timestamp,
+        actor: &str,
+    ) -> StoreResult<Incident>;
+
+    /// The incident's event log, oldest first (in the order the changes were committed).
+    /// Empty for an unknown id.
+    async fn incident_events(&self, id: IncidentId) -> StoreResult<Vec<IncidentEvent>>;
+
+    /// Rules-engine state that must survive a restart (pending `for:` timers, firing
+    /// levels), as opaque JSON text per key. `Some(v)` upserts, `None` deletes; applied in
+    /// order (a key given twice ends as its last change), in one transaction.
+    async fn save_rule_state(&self, changes: &[(String, Option<String>)]) -> StoreResult<()>;
+
+    /// All saved rule state, by key.
+    async fn rule_state(&self) -> StoreResult<Vec<(String, String)>>;
 
     async fn incident(&self, id: IncidentId) -> StoreResult<Option<Incident>>;
 

@@ -20,6 +20,11 @@ pub fn demo_city() -> PathBuf {
     repo().join("city/demo")
 }
 
+/// The integration tests' rules: one reading over a line opens, one under it closes.
+pub fn fixture_rules() -> PathBuf {
+    repo().join("tests/fixtures/rules")
+}
+
 /// A port that was free a moment ago, for servers that cannot bind port 0 and say
 /// which port they got (Mosquitto).
 pub fn free_port() -> u16 {
@@ -151,6 +156,7 @@ impl Cityops {
         ])
         .arg(&data_dir)
         .env("CITYOPS_CITY_DIR", demo_city())
+        .env("CITYOPS_RULES_DIR", fixture_rules())
         .env("RUST_LOG", "info,rumqttd=warn,sqlx=warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

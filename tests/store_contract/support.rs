@@ -210,6 +210,17 @@ pub fn new_incident(key: &str, district: &str, at: i64) -> NewIncident {
         location: loc(district),
         opened_at: Timestamp(at),
         peak: Some(0.5),
+        rule: None,
+        description: None,
+    }
+}
+
+/// An incident as the rules engine opens it: raised by `rule`, with a description.
+pub fn rule_incident(key: &str, rule: &str, at: i64) -> NewIncident {
+    NewIncident {
+        rule: Some(rule.to_owned()),
+        description: Some(format!("{rule}: water above the kerb")),
+        ..new_incident(key, "d1", at)
     }
 }
 

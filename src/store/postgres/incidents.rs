@@ -1,5 +1,6 @@
 //! PostgreSQL incidents. `open` relies on the partial unique index on `dedup_key`: under
 //! concurrent opens the losers' inserts wait for the winner's commit and then do nothing.
+//! Every change except evidence writes its `incident_events` row in the same transaction.
 
 use super::query::{location, time};
 use super::to_pg;
@@ -7,15 +8,20 @@ use crate::model::*;
 use crate::store::{IncidentFilter, NewIncident, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 
 /// The incident columns, as a macro so queries stay `&'static str` (cached statements).
 macro_rules! columns {
     () => {
         "id, dedup_key, category, severity, status, title, source, lon, lat, grid, street, \
-         district, opened_at, last_seen, count, peak, cleared_at, closed_at, version"
+         district, opened_at, last_seen, count, peak, cleared_at, closed_at, version, rule, \
+         description"
     };
 }
+
+// After `columns!`, which it uses.
+mod lifecycle;
+pub(super) use lifecycle::{clear, refire, set_severity};
 
 /// An open can lose to a close between its insert and its select; it then simply tries
 /// again. Two losses in a row would need a close and a reopen to interleave twice.
@@ -48,18 +54,21 @@ fn incident(row: &PgRow) -> StoreResult<Incident> {
         cleared_at: opt_time("cleared_at")?,
         closed_at: opt_time("closed_at")?,
         version: row.try_get("version")?,
+        rule: row.try_get("rule")?,
+        description: row.try_get("description")?,
     })
 }
 
 pub(super) async fn open(pool: &PgPool, new: &NewIncident) -> StoreResult<(Incident, bool)> {
     let opened_at = to_pg(new.opened_at)?;
     for _ in 0..OPEN_ATTEMPTS {
+        let mut tx = pool.begin().await?;
         let l = &new.location;
         let inserted = sqlx::query(concat!(
             "INSERT INTO incidents (",
             columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, \
-             NULL, NULL, 1) \
+             NULL, NULL, 1, $15, $16) \
              ON CONFLICT (dedup_key) WHERE status <> 'closed' DO NOTHING RETURNING ",
             columns!()
         ))
@@ -77,27 +86,107 @@ pub(super) async fn open(pool: &PgPool, new: &NewIncident) -> StoreResult<(Incid
         .bind(l.district.as_deref())
         .bind(opened_at)
         .bind(new.peak)
-        .fetch_optional(pool)
+        .bind(new.rule.as_deref())
+        .bind(new.description.as_deref())
+        .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = inserted {
-            return Ok((incident(&row)?, true));
+            let created = incident(&row)?;
+            let opened = IncidentEvent {
+                incident: created.id,
+                at: new.opened_at,
+                actor: IncidentEvent::rule_actor(new.rule.as_deref()),
+                action: IncidentEvent::OPENED.to_owned(),
+                from: None,
+                to: Some(new.severity.as_str().to_owned()),
+                note: None,
+            };
+            append_event(&mut tx, &opened).await?;
+            tx.commit().await?;
+            return Ok((created, true));
         }
-        let existing = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM incidents WHERE dedup_key = $1 AND status <> 'closed'"
-        ))
-        .bind(new.dedup_key.as_str())
-        .fetch_optional(pool)
-        .await?;
-        if let Some(row) = existing {
-            return Ok((incident(&row)?, false));
+        // The insert waited for the winner's commit, so this statement sees its row.
+        let existing = open_by_key(&mut tx, &new.dedup_key, false).await?;
+        tx.rollback().await?;
+        if let Some(existing) = existing {
+            return Ok((existing, false));
         }
     }
     Err(StoreError::Unavailable(format!(
         "incident {:?} kept being closed while opening it",
         new.dedup_key
     )))
+}
+
+/// The incident with this key that is not closed, if any; with `lock`, row-locked until
+/// the caller's transaction ends.
+async fn open_by_key(
+    conn: &mut PgConnection,
+    key: &str,
+    lock: bool,
+) -> StoreResult<Option<Incident>> {
+    let sql = if lock {
+        concat!(
+            "SELECT ",
+            columns!(),
+            " FROM incidents WHERE dedup_key = $1 AND status <> 'closed' FOR UPDATE"
+        )
+    } else {
+        concat!(
+            "SELECT ",
+            columns!(),
+            " FROM incidents WHERE dedup_key = $1 AND status <> 'closed'"
+        )
+    };
+    sqlx::query(sql)
+        .bind(key)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(incident)
+        .transpose()
+}
+
+/// Appends one row to the incident's event log, inside the caller's transaction.
+async fn append_event(conn: &mut PgConnection, e: &IncidentEvent) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO incident_events \
+         (incident_id, at, actor, action, from_state, to_state, note) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(e.incident.0)
+    .bind(to_pg(e.at)?)
+    .bind(e.actor.as_str())
+    .bind(e.action.as_str())
+    .bind(e.from.as_deref())
+    .bind(e.to.as_deref())
+    .bind(e.note.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn events(pool: &PgPool, id: IncidentId) -> StoreResult<Vec<IncidentEvent>> {
+    let rows = sqlx::query(
+        "SELECT incident_id, at, actor, action, from_state, to_state, note \
+         FROM incident_events WHERE incident_id = $1 ORDER BY id",
+    )
+    .bind(id.0)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(IncidentEvent {
+                incident: IncidentId(row.try_get("incident_id")?),
+                at: time(row, "at")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                from: row.try_get("from_state")?,
+                to: row.try_get("to_state")?,
+                note: row.try_get("note")?,
+            })
+        })
+        .collect()
 }
 
 pub(super) async fn touch(
@@ -123,25 +212,6 @@ pub(super) async fn touch(
         Some(row) => incident(&row),
         None => Err(StoreError::NotFound(format!("incident {id}"))),
     }
-}
-
-pub(super) async fn clear(
-    pool: &PgPool,
-    dedup_key: &str,
-    at: Timestamp,
-) -> StoreResult<Option<Incident>> {
-    sqlx::query(concat!(
-        "UPDATE incidents SET status = 'closed', cleared_at = $1, closed_at = $1, \
-         version = version + 1 WHERE dedup_key = $2 AND status <> 'closed' RETURNING ",
-        columns!()
-    ))
-    .bind(to_pg(at)?)
-    .bind(dedup_key)
-    .fetch_optional(pool)
-    .await?
-    .as_ref()
-    .map(incident)
-    .transpose()
 }
 
 pub(super) async fn get(pool: &PgPool, id: IncidentId) -> StoreResult<Option<Incident>> {

@@ -9,6 +9,7 @@
 mod incidents;
 mod partitions;
 mod query;
+mod rule_state;
 mod write;
 
 use super::*;
@@ -160,8 +161,41 @@ impl Store for PgStore {
         &self,
         dedup_key: &str,
         at: Timestamp,
+        close: bool,
     ) -> StoreResult<Option<Incident>> {
-        incidents::clear(&self.pool, dedup_key, at).await
+        incidents::clear(&self.pool, dedup_key, at, close).await
+    }
+
+    async fn set_severity(
+        &self,
+        id: IncidentId,
+        severity: Severity,
+        at: Timestamp,
+        actor: &str,
+        note: &str,
+    ) -> StoreResult<Incident> {
+        incidents::set_severity(&self.pool, id, severity, at, actor, note).await
+    }
+
+    async fn refire_incident(
+        &self,
+        id: IncidentId,
+        at: Timestamp,
+        actor: &str,
+    ) -> StoreResult<Incident> {
+        incidents::refire(&self.pool, id, at, actor).await
+    }
+
+    async fn incident_events(&self, id: IncidentId) -> StoreResult<Vec<IncidentEvent>> {
+        incidents::events(&self.pool, id).await
+    }
+
+    async fn save_rule_state(&self, changes: &[(String, Option<String>)]) -> StoreResult<()> {
+        rule_state::save(&self.pool, changes).await
+    }
+
+    async fn rule_state(&self) -> StoreResult<Vec<(String, String)>> {
+        rule_state::load(&self.pool).await
     }
 
     async fn incident(&self, id: IncidentId) -> StoreResult<Option<Incident>> {

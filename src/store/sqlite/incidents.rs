@@ -1,19 +1,26 @@
 //! SQLite incidents. Writes go through the single writer connection; the partial unique
-//! index on `dedup_key` still decides, so the behaviour matches PostgreSQL.
+//! index on `dedup_key` still decides, so the behaviour matches PostgreSQL. Every change
+//! except evidence writes its `incident_events` row in the same transaction.
 
+use super::BEGIN_WRITE;
 use super::query::location;
 use crate::model::*;
 use crate::store::{IncidentFilter, NewIncident, StoreError, StoreResult};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 /// The incident columns, as a macro so queries stay `&'static str` (cached statements).
 macro_rules! columns {
     () => {
         "id, dedup_key, category, severity, status, title, source, lon, lat, grid, street, \
-         district, opened_at, last_seen, count, peak, cleared_at, closed_at, version"
+         district, opened_at, last_seen, count, peak, cleared_at, closed_at, version, rule, \
+         description"
     };
 }
+
+// After `columns!`, which it uses.
+mod lifecycle;
+pub(super) use lifecycle::{clear, refire, set_severity};
 
 /// An open can lose to a close between its insert and its select; it then simply tries
 /// again. Two losses in a row would need a close and a reopen to interleave twice.
@@ -24,10 +31,7 @@ fn incident(row: &SqliteRow) -> StoreResult<Incident> {
     let severity: &str = row.try_get("severity")?;
     let status: &str = row.try_get("status")?;
     Ok(Incident {
-        id: IncidentId(
-            uuid::Uuid::parse_str(id)
-                .map_err(|e| StoreError::Corrupt(format!("incident id {id:?}: {e}")))?,
-        ),
+        id: parse_id(id)?,
         dedup_key: row.try_get("dedup_key")?,
         category: row.try_get("category")?,
         severity: Severity::parse(severity)
@@ -44,17 +48,26 @@ fn incident(row: &SqliteRow) -> StoreResult<Incident> {
         cleared_at: row.try_get::<Option<i64>, _>("cleared_at")?.map(Timestamp),
         closed_at: row.try_get::<Option<i64>, _>("closed_at")?.map(Timestamp),
         version: row.try_get("version")?,
+        rule: row.try_get("rule")?,
+        description: row.try_get("description")?,
     })
+}
+
+fn parse_id(id: &str) -> StoreResult<IncidentId> {
+    uuid::Uuid::parse_str(id)
+        .map(IncidentId)
+        .map_err(|e| StoreError::Corrupt(format!("incident id {id:?}: {e}")))
 }
 
 pub(super) async fn open(pool: &SqlitePool, new: &NewIncident) -> StoreResult<(Incident, bool)> {
     for _ in 0..OPEN_ATTEMPTS {
+        let mut tx = pool.begin_with(BEGIN_WRITE).await?;
         let id = IncidentId::new_v7();
         let l = &new.location;
         let inserted = sqlx::query(concat!(
             "INSERT INTO incidents (",
             columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, NULL, 1) \
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, NULL, 1, ?, ?) \
              ON CONFLICT (dedup_key) WHERE status <> 'closed' DO NOTHING RETURNING ",
             columns!()
         ))
@@ -73,12 +86,28 @@ pub(super) async fn open(pool: &SqlitePool, new: &NewIncident) -> StoreResult<(I
         .bind(new.opened_at.micros())
         .bind(new.opened_at.micros())
         .bind(new.peak)
-        .fetch_optional(pool)
+        .bind(new.rule.as_deref())
+        .bind(new.description.as_deref())
+        .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = inserted {
-            return Ok((incident(&row)?, true));
+            let created = incident(&row)?;
+            let opened = IncidentEvent {
+                incident: created.id,
+                at: new.opened_at,
+                actor: IncidentEvent::rule_actor(new.rule.as_deref()),
+                action: IncidentEvent::OPENED.to_owned(),
+                from: None,
+                to: Some(new.severity.as_str().to_owned()),
+                note: None,
+            };
+            append_event(&mut tx, &opened).await?;
+            tx.commit().await?;
+            return Ok((created, true));
         }
-        if let Some(existing) = open_by_key(pool, &new.dedup_key).await? {
+        let existing = open_by_key(&mut tx, &new.dedup_key).await?;
+        tx.rollback().await?;
+        if let Some(existing) = existing {
             return Ok((existing, false));
         }
     }
@@ -88,18 +117,61 @@ pub(super) async fn open(pool: &SqlitePool, new: &NewIncident) -> StoreResult<(I
     )))
 }
 
-async fn open_by_key(pool: &SqlitePool, key: &str) -> StoreResult<Option<Incident>> {
+/// The incident with this key that is not closed, if any.
+async fn open_by_key(conn: &mut SqliteConnection, key: &str) -> StoreResult<Option<Incident>> {
     sqlx::query(concat!(
         "SELECT ",
         columns!(),
         " FROM incidents WHERE dedup_key = ? AND status <> 'closed'"
     ))
     .bind(key)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?
     .as_ref()
     .map(incident)
     .transpose()
+}
+
+/// Appends one row to the incident's event log, inside the caller's transaction.
+async fn append_event(conn: &mut SqliteConnection, e: &IncidentEvent) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO incident_events \
+         (incident_id, at, actor, action, from_state, to_state, note) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(e.incident.0.to_string())
+    .bind(e.at.micros())
+    .bind(e.actor.as_str())
+    .bind(e.action.as_str())
+    .bind(e.from.as_deref())
+    .bind(e.to.as_deref())
+    .bind(e.note.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn events(pool: &SqlitePool, id: IncidentId) -> StoreResult<Vec<IncidentEvent>> {
+    let rows = sqlx::query(
+        "SELECT incident_id, at, actor, action, from_state, to_state, note \
+         FROM incident_events WHERE incident_id = ? ORDER BY id",
+    )
+    .bind(id.0.to_string())
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(IncidentEvent {
+                incident: parse_id(row.try_get("incident_id")?)?,
+                at: Timestamp(row.try_get("at")?),
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                from: row.try_get("from_state")?,
+                to: row.try_get("to_state")?,
+                note: row.try_get("note")?,
+            })
+        })
+        .collect()
 }
 
 pub(super) async fn touch(
@@ -127,25 +199,6 @@ pub(super) async fn touch(
         Some(row) => incident(&row),
         None => Err(StoreError::NotFound(format!("incident {id}"))),
     }
-}
-
-pub(super) async fn clear(
-    pool: &SqlitePool,
-    dedup_key: &str,
-    at: Timestamp,
-) -> StoreResult<Option<Incident>> {
-    sqlx::query(concat!(
-        "UPDATE incidents SET status = 'closed', cleared_at = ?1, closed_at = ?1, \
-         version = version + 1 WHERE dedup_key = ?2 AND status <> 'closed' RETURNING ",
-        columns!()
-    ))
-    .bind(at.micros())
-    .bind(dedup_key)
-    .fetch_optional(pool)
-    .await?
-    .as_ref()
-    .map(incident)
-    .transpose()
 }
 
 pub(super) async fn get(pool: &SqlitePool, id: IncidentId) -> StoreResult<Option<Incident>> {

@@ -14,6 +14,7 @@
 
 mod incidents;
 mod query;
+mod rule_state;
 mod write;
 
 use super::*;
@@ -30,6 +31,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_POOL_SIZE: u32 = 4;
 /// How long a caller waits for a free connection before the store reports itself down.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Transactions that read before they write take the write lock up front: a deferred one
+/// would fail with `SQLITE_BUSY` instead of waiting if another process wrote in between.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -202,8 +206,41 @@ impl Store for SqliteStore {
         &self,
         dedup_key: &str,
         at: Timestamp,
+        close: bool,
     ) -> StoreResult<Option<Incident>> {
-        incidents::clear(&self.writer, dedup_key, at).await
+        incidents::clear(&self.writer, dedup_key, at, close).await
+    }
+
+    async fn set_severity(
+        &self,
+        id: IncidentId,
+        severity: Severity,
+        at: Timestamp,
+        actor: &str,
+        note: &str,
+    ) -> StoreResult<Incident> {
+        incidents::set_severity(&self.writer, id, severity, at, actor, note).await
+    }
+
+    async fn refire_incident(
+        &self,
+        id: IncidentId,
+        at: Timestamp,
+        actor: &str,
+    ) -> StoreResult<Incident> {
+        incidents::refire(&self.writer, id, at, actor).await
+    }
+
+    async fn incident_events(&self, id: IncidentId) -> StoreResult<Vec<IncidentEvent>> {
+        incidents::events(&self.reader, id).await
+    }
+
+    async fn save_rule_state(&self, changes: &[(String, Option<String>)]) -> StoreResult<()> {
+        rule_state::save(&self.writer, changes).await
+    }
+
+    async fn rule_state(&self) -> StoreResult<Vec<(String, String)>> {
+        rule_state::load(&self.reader).await
     }
 
     async fn incident(&self, id: IncidentId) -> StoreResult<Option<Incident>> {

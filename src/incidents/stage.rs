@@ -1,0 +1,145 @@
+//! The rules stage: the engine, its rule directory and the applier, driven by the
+//! ingest writer (batches, ticks, reloads).
+
+use super::Applier;
+use crate::config::RulesConfig;
+use crate::model::{Incident, Reading, Timestamp, VideoAlert};
+use crate::rules::{Action, Engine, RuleErrors, RuleSet, load_dir};
+use crate::spatial::City;
+use crate::store::{SharedStore, StoreError};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReloadOutcome {
+    /// Rules now active.
+    pub rules: usize,
+    /// Of those, how many were unchanged and kept their state.
+    pub unchanged: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("the rules in {dir} are not valid:\n{errors}")]
+    Rules { dir: String, errors: RuleErrors },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct RulesStage {
+    engine: Engine,
+    applier: Applier,
+    dir: PathBuf,
+    city: Arc<City>,
+    /// Actions and state changes not yet committed (kept across store retries).
+    actions: Vec<Action>,
+    state: Vec<(String, Option<String>)>,
+}
+
+impl RulesStage {
+    /// Loads the rule set (refusing to start with a broken one), restores saved rule
+    /// state and when each sensor was last heard from.
+    pub async fn load(
+        config: &RulesConfig,
+        city: Arc<City>,
+        store: &SharedStore,
+        now: Timestamp,
+    ) -> Result<Self, StageError> {
+        let rules = load_dir(&config.dir, Some(&city)).map_err(|errors| StageError::Rules {
+            dir: config.dir.display().to_string(),
+            errors,
+        })?;
+        let lateness = i64::try_from(config.lateness_ms)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000);
+        let mut engine = Engine::new(Arc::new(rules), city.clone(), lateness, now);
+        for s in store.sensors(None, None).await? {
+            for v in &s.latest {
+                engine.seed_last_seen(s.info.id.as_str(), v.time);
+            }
+        }
+        let stale = engine.restore_state(&store.rule_state().await?);
+        let deletions: Vec<(String, Option<String>)> =
+            stale.into_iter().map(|k| (k, None)).collect();
+        if !deletions.is_empty() {
+            store.save_rule_state(&deletions).await?;
+        }
+        tracing::info!(
+            rules = engine.rules().rules.len(),
+            restored = engine.active_keys(),
+            "rules loaded"
+        );
+        Ok(Self {
+            engine,
+            applier: Applier::load(store).await?,
+            dir: config.dir.clone(),
+            city,
+            actions: Vec::new(),
+            state: Vec::new(),
+        })
+    }
+
+    pub fn rules(&self) -> &Arc<RuleSet> {
+        self.engine.rules()
+    }
+
+    /// Evaluates newly stored readings and alerts.
+    pub fn evaluate<'a>(
+        &mut self,
+        readings: impl IntoIterator<Item = &'a Reading>,
+        alerts: impl IntoIterator<Item = &'a VideoAlert>,
+    ) {
+        for r in readings {
+            self.engine.reading(r, &mut self.actions);
+        }
+        for a in alerts {
+            self.engine.alert(a, &mut self.actions);
+        }
+    }
+
+    /// Runs the engine's timers up to `now`.
+    pub fn tick(&mut self, now: Timestamp) {
+        self.engine.tick(now, &mut self.actions);
+    }
+
+    /// Whether `commit` has anything to write.
+    pub fn has_pending(&self) -> bool {
+        !self.actions.is_empty() || !self.state.is_empty() || self.engine.has_state_changes()
+    }
+
+    /// Writes what evaluation decided. On a store error nothing is lost: the same
+    /// actions are written by the next call.
+    pub async fn commit(&mut self, store: &SharedStore) -> Result<Vec<Incident>, StoreError> {
+        self.state.extend(self.engine.take_state_changes());
+        let changed = self
+            .applier
+            .apply(store, &self.actions, &self.state)
+            .await?;
+        self.actions.clear();
+        self.state.clear();
+        Ok(changed)
+    }
+
+    /// Reads the rule directory again and swaps the new set in if it is valid; a
+    /// broken set is refused with its errors and the running set stays.
+    pub fn reload(&mut self) -> Result<ReloadOutcome, RuleErrors> {
+        let rules = load_dir(&self.dir, Some(&self.city))?;
+        let old = self.engine.rules().clone();
+        let unchanged = rules
+            .rules
+            .iter()
+            .filter(|r| {
+                old.rule(&r.name)
+                    .is_some_and(|o| o.fingerprint == r.fingerprint)
+            })
+            .count();
+        let outcome = ReloadOutcome {
+            rules: rules.rules.len(),
+            unchanged,
+        };
+        self.engine.reload(Arc::new(rules));
+        tracing::info!(rules = outcome.rules, unchanged, "rules reloaded");
+        Ok(outcome)
+    }
+}

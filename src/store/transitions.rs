@@ -1,0 +1,114 @@
+//! What each incident transition changes and which events it records, decided once for
+//! both backends. A backend reads the incident under its write lock, asks here, and then
+//! applies the update and appends the events in the same transaction.
+
+use super::{StoreError, StoreResult};
+use crate::model::{Incident, IncidentEvent, IncidentStatus, Severity, Timestamp};
+
+/// The note of the `closed` event a clear with `close` writes.
+pub(crate) const AUTO_CLOSE_NOTE: &str = "auto-closed: condition cleared";
+
+fn event(
+    current: &Incident,
+    at: Timestamp,
+    actor: String,
+    action: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    note: Option<&str>,
+) -> IncidentEvent {
+    IncidentEvent {
+        incident: current.id,
+        at,
+        actor,
+        action: action.to_owned(),
+        from: from.map(str::to_owned),
+        to: to.map(str::to_owned),
+        note: note.filter(|n| !n.is_empty()).map(str::to_owned),
+    }
+}
+
+fn not_closed(current: &Incident, what: &str) -> StoreResult<()> {
+    if current.status == IncidentStatus::Closed {
+        return Err(StoreError::Conflict(format!(
+            "incident {} is closed; cannot {what}",
+            current.id
+        )));
+    }
+    Ok(())
+}
+
+/// The events of clearing the open incident `current` (and closing it with `close`);
+/// empty when the call changes nothing. A condition that had already cleared keeps its
+/// first cleared time and gets no second `cleared` event.
+pub(crate) fn clear(current: &Incident, at: Timestamp, close: bool) -> Vec<IncidentEvent> {
+    let actor = || IncidentEvent::rule_actor(current.rule.as_deref());
+    let mut events = Vec::new();
+    if current.cleared_at.is_none() {
+        events.push(event(
+            current,
+            at,
+            actor(),
+            IncidentEvent::CLEARED,
+            None,
+            None,
+            None,
+        ));
+    }
+    if close {
+        events.push(event(
+            current,
+            at,
+            actor(),
+            IncidentEvent::CLOSED,
+            Some(current.status.as_str()),
+            Some(IncidentStatus::Closed.as_str()),
+            Some(AUTO_CLOSE_NOTE),
+        ));
+    }
+    events
+}
+
+/// The `severity` event of moving `current` to `severity`; `None` when it already has it.
+pub(crate) fn set_severity(
+    current: &Incident,
+    severity: Severity,
+    at: Timestamp,
+    actor: &str,
+    note: &str,
+) -> StoreResult<Option<IncidentEvent>> {
+    not_closed(current, "change its severity")?;
+    if current.severity == severity {
+        return Ok(None);
+    }
+    Ok(Some(event(
+        current,
+        at,
+        actor.to_owned(),
+        IncidentEvent::SEVERITY,
+        Some(current.severity.as_str()),
+        Some(severity.as_str()),
+        Some(note),
+    )))
+}
+
+/// The `refired` event of `current`; `None` when its condition has not cleared.
+pub(crate) fn refire(
+    current: &Incident,
+    at: Timestamp,
+    actor: &str,
+) -> StoreResult<Option<IncidentEvent>> {
+    not_closed(current, "refire it")?;
+    if current.cleared_at.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(event(
+        current,
+        at,
+        actor.to_owned(),
+        IncidentEvent::REFIRED,
+        None,
+        None,
+        None,
+    )))
+}
