@@ -269,12 +269,14 @@ impl Generator {
             return None;
         }
         self.alerts += 1;
-        const EVENTS: [&str; 5] = [
+        const EVENTS: [&str; 7] = [
             "smoke",
             "waterlogging",
             "illegal_parking",
             "crowding",
             "fire",
+            "garbage_overflow",
+            "street_vending",
         ];
         let c = &self.cameras[self.rng.random_range(0..self.cameras.len())];
         let event = EVENTS[self.rng.random_range(0..EVENTS.len())];

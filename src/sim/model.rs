@@ -63,7 +63,7 @@ impl Behaviour {
             (Self::Power, _) => 220.0 + 1.5 * noise,
             (Self::BridgeStrain, _) if anomalous => 620.0 + 40.0 * noise.abs(),
             (Self::BridgeStrain, _) => 120.0 + 35.0 * daily + 6.0 * noise,
-            (Self::Crowd, _) if anomalous => 2600.0 + 300.0 * noise.abs(),
+            (Self::Crowd, _) if anomalous => (2600.0 + 300.0 * noise.abs()).round(),
             (Self::Crowd, _) => (260.0 + 200.0 * daily + 25.0 * noise).round(),
             (Self::Other, _) => 10.0 + noise,
         }
