@@ -36,6 +36,57 @@ pub struct Config {
     pub live: LiveConfig,
     pub demo: DemoConfig,
     pub rules: RulesConfig,
+    pub auth: AuthConfig,
+    pub desk: DeskConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeskConfig {
+    /// How often the dispatch desk looks for incidents to file and dispatch by itself
+    /// and for overdue ones to escalate (督办), in seconds. New incidents wake it at once.
+    pub scan_secs: u64,
+    /// After an overdue incident is escalated, the next reminder (and escalation level)
+    /// comes this many minutes later while nobody moves it.
+    pub reminder_minutes: u64,
+}
+
+impl Default for DeskConfig {
+    fn default() -> Self {
+        Self {
+            scan_secs: 10,
+            reminder_minutes: 60,
+        }
+    }
+}
+
+/// Logins and sessions (`src/auth`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// A session ends after this many hours without use; each use slides it forward.
+    /// Fractions are allowed (0.5 = 30 minutes).
+    pub session_hours: f64,
+    /// Mark the session cookie `Secure` (sent over HTTPS only). Off by default so the
+    /// embedded demo works on plain http; set it to true behind TLS.
+    pub cookie_secure: bool,
+    /// Page origins (`https://wall.example.org`) allowed to open `/ws` besides the
+    /// server's own host.
+    pub allowed_origins: Vec<String>,
+    /// Failed logins per user name within 5 minutes before further attempts get 429.
+    /// A client address may fail four times as often (a command hall behind one NAT).
+    pub login_failures_per_5min: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_hours: 12.0,
+            cookie_secure: false,
+            allowed_origins: Vec::new(),
+            login_failures_per_5min: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -393,9 +444,16 @@ impl Config {
         if !(0.0..=1.0).contains(&self.demo.anomaly_rate) {
             return bad("demo.anomaly_rate", "must be between 0 and 1");
         }
+        if self.desk.scan_secs == 0 || self.desk.reminder_minutes == 0 {
+            return bad(
+                "desk.scan_secs",
+                "scan_secs and reminder_minutes must be at least 1",
+            );
+        }
         if self.rules.tick_ms == 0 {
             return bad("rules.tick_ms", "must be at least 1");
         }
+        self.validate_auth()?;
         if !(self.database.url.starts_with("sqlite:")
             || self.database.url.starts_with("postgres:")
             || self.database.url.starts_with("postgresql:"))
@@ -404,6 +462,29 @@ impl Config {
                 "database.url",
                 "must start with sqlite:, postgres: or postgresql:",
             );
+        }
+        Ok(())
+    }
+
+    fn validate_auth(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
+        let hours = self.auth.session_hours;
+        if !(hours.is_finite() && hours * 3600.0 >= 1.0 && hours <= 8760.0) {
+            return bad(
+                "auth.session_hours",
+                "must be between 1 second (0.0003) and 8760 (a year)",
+            );
+        }
+        if self.auth.login_failures_per_5min == 0 {
+            return bad("auth.login_failures_per_5min", "must be at least 1");
+        }
+        for origin in &self.auth.allowed_origins {
+            if !valid_origin(origin) {
+                return bad(
+                    "auth.allowed_origins",
+                    &format!("{origin:?}: expected scheme://host[:port], without a path"),
+                );
+            }
         }
         Ok(())
     }
@@ -454,6 +535,16 @@ impl Config {
             _ => url.clone(),
         }
     }
+}
+
+/// `http://host[:port]` or `https://host[:port]`, as a browser sends it in `Origin`.
+fn valid_origin(origin: &str) -> bool {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    rest.is_some_and(|host| {
+        !host.is_empty() && !host.contains(['/', '?', '#', '@', ' ']) && !host.ends_with(':')
+    })
 }
 
 fn parse_env_value(raw: &str) -> toml::Value {
@@ -566,6 +657,17 @@ mod tests {
                 "ingest.queue_capacity",
             ),
             ("CITYOPS_DEMO_ANOMALY_RATE", "1.5", "demo.anomaly_rate"),
+            ("CITYOPS_AUTH_SESSION_HOURS", "0", "auth.session_hours"),
+            (
+                "CITYOPS_AUTH_LOGIN_FAILURES_PER_5MIN",
+                "0",
+                "auth.login_failures_per_5min",
+            ),
+            (
+                "CITYOPS_AUTH_ALLOWED_ORIGINS",
+                "[\"https://wall.example.org/page\"]",
+                "auth.allowed_origins",
+            ),
         ] {
             let msg = Config::load(None, env(&[(var, value)]))
                 .unwrap_err()

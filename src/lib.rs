@@ -19,10 +19,12 @@
 //! - [`store`]: the `Store` seam with SQLite and PostgreSQL implementations.
 //! - [`live`]: the live hub: snapshot + ordered deltas to WebSocket clients.
 //! - [`api`]: HTTP routes (REST, `/ws`, health, metrics, pages).
+//! - [`auth`]: users, password logins, sessions, the `Authenticated` extractor.
 //! - [`broker`]: the embedded MQTT broker.
 //! - [`server`]: wires the stages together and shuts them down in order.
 
 pub mod api;
+pub mod auth;
 pub mod broker;
 pub mod clock;
 pub mod config;

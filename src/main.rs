@@ -1,11 +1,12 @@
-//! The `cityops` command: `serve`, `migrate`, `check-config`, `rules check|test`.
+//! The `cityops` command: `serve`, `migrate`, `check-config`, `rules check|test`,
+//! `user add|passwd|list|disable|enable`.
 
 use anyhow::Context;
 use cityops::clock::SystemClock;
 use cityops::config::Config;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Real-time command system for a city operations center: ingests IoT sensor readings
@@ -56,6 +57,57 @@ enum Command {
     /// Check or test the rule files (docs/rules.md).
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Manage the users who log in to the pages and the API.
+    User {
+        /// Directory of the SQLite database (as for `serve`).
+        #[arg(long, value_name = "DIR", default_value = "data", global = true)]
+        data: PathBuf,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user. The password is read from standard input (`--password-stdin`, or when
+    /// it is not a terminal), else prompted for without echo; never from an argument.
+    Add {
+        /// User name: a-z, 0-9, '.', '_', '-'.
+        name: String,
+        /// admin, duty_officer, dispatcher, department, grid_worker, engineer or wall.
+        #[arg(long)]
+        role: String,
+        /// District code: a district center user (or a street's district).
+        #[arg(long)]
+        district: Option<String>,
+        /// Street code: a street center user; needs --district.
+        #[arg(long)]
+        street: Option<String>,
+        /// Department code: required for (and only for) the department role.
+        #[arg(long)]
+        department: Option<String>,
+        /// Grid code, repeatable: required for (and only for) grid workers.
+        #[arg(long = "grid", value_name = "GRID")]
+        grids: Vec<String>,
+        /// The name the pages show (default: the user name).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password as one line from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password (read as for `add`); ends their sessions.
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the users: name, role, jurisdiction, disabled.
+    List,
+    /// Disable a user: they cannot log in, and their sessions end at once.
+    Disable { name: String },
+    /// Enable a disabled user again.
+    Enable { name: String },
 }
 
 #[derive(Subcommand)]
@@ -107,6 +159,7 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Rules(cmd) => rules(cli.config.as_ref(), cmd),
+        Command::User { data, command } => user(cli.config.as_ref(), &data, command).await,
         Command::Serve {
             http,
             mqtt,
@@ -133,6 +186,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .mqtt_addr
                 .map_or("external".to_owned(), |a| a.to_string());
             println!("cityops listening http={} mqtt={}", running.http_addr, mqtt);
+            if !running.demo_users.is_empty() {
+                println!(
+                    "  demo users created (shown only now; `cityops user passwd` changes them):"
+                );
+                for (name, password) in &running.demo_users {
+                    println!("    {name:<12} {password}");
+                }
+            }
             println!(
                 "  live page:  http://{0}/\n  API:        http://{0}/api/v1/sensors\n  live feed:  ws://{0}/ws\n  metrics:    http://{0}/metrics",
                 running.http_addr
@@ -228,6 +289,90 @@ fn rules(config: Option<&PathBuf>, cmd: RulesCommand) -> anyhow::Result<()> {
         anyhow::bail!("rule tests failed");
     }
     Ok(())
+}
+
+async fn user(config: Option<&PathBuf>, data: &Path, cmd: UserCommand) -> anyhow::Result<()> {
+    use cityops::auth::users;
+    let config = load_config(config)?;
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let store = cityops::store::open(&config.database_url(data), config.ingest.dead_letter_limit)
+        .await
+        .context("opening the database")?;
+    match cmd {
+        UserCommand::Add {
+            name,
+            role,
+            district,
+            street,
+            department,
+            grids,
+            display_name,
+            password_stdin,
+        } => {
+            let city = cityops::spatial::City::load(&config.city.dir)
+                .with_context(|| format!("loading the city from {}", config.city.dir.display()))?;
+            let spec = users::UserSpec {
+                name,
+                role,
+                display_name,
+                district,
+                street,
+                department,
+                grids,
+            };
+            // Check before asking for a password, so a typo costs no typing.
+            users::check(&spec, &city)?;
+            let password = read_new_password(password_stdin)?;
+            let u = users::add(&store, &city, &SystemClock, &spec, &password).await?;
+            println!(
+                "added {} ({}, {})",
+                u.name,
+                u.role.as_str(),
+                users::jurisdiction(&u)
+            );
+        }
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
+            if store.user(&name).await?.is_none() {
+                anyhow::bail!("no user named {name:?}");
+            }
+            let password = read_new_password(password_stdin)?;
+            users::set_password(&store, &name, &password).await?;
+            println!("password of {name} changed; their sessions have ended");
+        }
+        UserCommand::List => print!("{}", users::table(&store.users().await?)),
+        UserCommand::Disable { name } => {
+            users::set_disabled(&store, &name, true).await?;
+            println!("{name} disabled; their sessions have ended");
+        }
+        UserCommand::Enable { name } => {
+            users::set_disabled(&store, &name, false).await?;
+            println!("{name} enabled");
+        }
+    }
+    Ok(())
+}
+
+/// A new password: one line of standard input when asked to or when it is not a
+/// terminal; else prompted for twice on the terminal, without echo.
+fn read_new_password(from_stdin: bool) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    let password = if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    } else {
+        let first = rpassword::prompt_password("New password: ")?;
+        let again = rpassword::prompt_password("Again: ")?;
+        anyhow::ensure!(first == again, "the two passwords differ");
+        first
+    };
+    cityops::auth::password::check_new(&password)?;
+    Ok(password)
 }
 
 async fn wait_for_signal() {

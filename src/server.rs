@@ -6,6 +6,7 @@ use crate::broker::EmbeddedBroker;
 use crate::clock::SharedClock;
 use crate::config::{BrokerChoice, Config};
 use crate::incidents::RulesStage;
+use crate::incidents::desk::Desk;
 use crate::ingest::{
     Decoder, IngestStatus, Limits, MqttIntake, TopicPattern, Writer, WriterSettings,
 };
@@ -37,6 +38,8 @@ pub struct Running {
     pub http_addr: SocketAddr,
     /// The embedded broker's address, when it runs one.
     pub mqtt_addr: Option<SocketAddr>,
+    /// Demo users created at this start, with their passwords (`serve --demo` only).
+    pub demo_users: Vec<(String, String)>,
     pub shutdown: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -102,6 +105,13 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         .await
         .context("registering the city's sensors and cameras")?;
     tracing::info!(backend = store.backend(), "database ready");
+    let demo_users = if config.demo.simulate {
+        crate::demo::ensure_users(&store, &city, clock.as_ref())
+            .await
+            .context("creating the demo users")?
+    } else {
+        Vec::new()
+    };
 
     let (host, port, mqtt_addr) = match config.broker()? {
         BrokerChoice::Embedded => {
@@ -164,8 +174,27 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
     let rules = RulesStage::load(&config.rules, city.clone(), &store, clock.now())
         .await
         .context("loading the rules")?;
+    let desk = Arc::new(
+        Desk::load(
+            &config.rules.dir,
+            &city,
+            i64::try_from(config.desk.reminder_minutes.saturating_mul(60_000_000))
+                .unwrap_or(i64::MAX),
+        )
+        .context("loading the category catalog, routing and calendar")?,
+    );
+    let desk_wake = Arc::new(tokio::sync::Notify::new());
     // Reload requests queue here; one at a time is plenty (a reload takes milliseconds).
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
+    let desk_stop = CancellationToken::new();
+    let desk_task = tokio::spawn(desk.clone().run(
+        store.clone(),
+        clock.clone(),
+        live_tx.clone(),
+        desk_wake.clone(),
+        Duration::from_secs(config.desk.scan_secs),
+        desk_stop.clone(),
+    ));
     let writer = Writer {
         settings: WriterSettings {
             tick: Duration::from_millis(config.rules.tick_ms),
@@ -177,10 +206,11 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         store: store.clone(),
         clock: clock.clone(),
         rules,
+        desk_wake: desk_wake.clone(),
         reload: reload_rx,
         status: status.clone(),
         mqtt: intakes.iter().map(MqttIntake::handle).collect(),
-        live: live_tx,
+        live: live_tx.clone(),
     };
     let intake_stop = CancellationToken::new();
     let writer_stop = CancellationToken::new();
@@ -205,7 +235,13 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         futures::future::join_all(tasks)
     };
 
+    let auth = Arc::new(crate::auth::Auth::new(
+        store.clone(),
+        clock.clone(),
+        &config.auth,
+    ));
     let state = crate::api::AppState {
+        auth,
         store: store.clone(),
         city: city.clone(),
         live,
@@ -213,6 +249,9 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         decoder,
         ingest: ingest_tx,
         reload: reload_tx.clone(),
+        desk: desk.clone(),
+        clock: clock.clone(),
+        events: live_tx.clone(),
         metrics,
         max_body_bytes: config
             .http
@@ -229,7 +268,11 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         let stop = http_stop.clone();
         let app = crate::api::router(state);
         tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
+            let serve = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stop.cancelled_owned());
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "HTTP server failed");
             }
@@ -260,6 +303,8 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
             if let Some(t) = sim_task {
                 let _ = tokio::time::timeout(STEP_DEADLINE, t).await;
             }
+            desk_stop.cancel();
+            let _ = tokio::time::timeout(STEP_DEADLINE, desk_task).await;
             intake_stop.cancel();
             writer_stop.cancel();
             if tokio::time::timeout(STEP_DEADLINE, writer_done.cancelled())
@@ -284,6 +329,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
     Ok(Running {
         http_addr,
         mqtt_addr,
+        demo_users,
         shutdown,
         task,
     })

@@ -37,7 +37,7 @@ async fn open_incidents_of(c: &Cityops, id: &str) -> Vec<Value> {
 
 async fn scenario(c: &Cityops, broker: SocketAddr) {
     c.wait_ready().await;
-    let mut live = Live::connect(c.http).await;
+    let mut live = Live::connect(c).await;
     let first = live.next(WAIT).await;
     assert_eq!(
         first["type"], "snapshot",

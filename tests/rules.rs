@@ -417,6 +417,7 @@ async fn a_silent_sensor_goes_offline_within_one_tick_on_a_controlled_clock() {
     config.city.dir = demo_city();
     config.rules.dir = dir.path().to_path_buf();
     config.rules.tick_ms = 20;
+    add_user(data.path(), &[], "it-offline", &["--role", "duty_officer"]);
     let running = cityops::server::start(cityops::server::ServeOptions {
         config,
         data_dir: data.path().to_path_buf(),
@@ -424,7 +425,7 @@ async fn a_silent_sensor_goes_offline_within_one_tick_on_a_controlled_clock() {
     })
     .await
     .expect("start");
-    let http = reqwest::Client::new();
+    let http = client_with(&login(running.http_addr, "it-offline", TEST_PASSWORD).expect("login"));
     let base = format!("http://{}", running.http_addr);
     let get = |path: &str| {
         let req = http.get(format!("{base}{path}"));
@@ -506,9 +507,22 @@ async fn reload_refuses_a_broken_set_and_keeps_the_state_of_unchanged_rules() {
     p.flush().await;
     c.wait_readings(&s.id, 1, WAIT).await;
 
+    // Reloading is for engineers (and admins); the harness's duty officer may not.
+    let r = c
+        .http_client
+        .post(c.url("/api/v1/admin/rules/reload"))
+        .send()
+        .await
+        .expect("reload");
+    assert_eq!(
+        r.status().as_u16(),
+        403,
+        "a duty officer may not reload the rules"
+    );
+    add_user(&c.data_dir, &[], "it-engineer", &["--role", "engineer"]);
+    let engineer = client_with(&login(c.http, "it-engineer", TEST_PASSWORD).expect("login"));
     let reload = || async {
-        let r = c
-            .http_client
+        let r = engineer
             .post(c.url("/api/v1/admin/rules/reload"))
             .send()
             .await

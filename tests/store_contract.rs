@@ -11,19 +11,28 @@ use cityops::model::*;
 use cityops::store::{
     IncidentFilter, IngestBatch, NewIncident, PgStore, SharedStore, SqliteStore, Store,
 };
+use closed_loop::*;
+use handling::*;
 use incidents::*;
 use lifecycle::*;
 use std::sync::Arc;
 use support::*;
+use users::*;
 
 #[path = "store_contract/backend_specific.rs"]
 mod backend_specific;
+#[path = "store_contract/closed_loop.rs"]
+mod closed_loop;
+#[path = "store_contract/handling.rs"]
+mod handling;
 #[path = "store_contract/incidents.rs"]
 mod incidents;
 #[path = "store_contract/lifecycle.rs"]
 mod lifecycle;
 #[path = "store_contract/support.rs"]
 mod support;
+#[path = "store_contract/users.rs"]
+mod users;
 
 pub const DEFAULT_PG_ADMIN_URL: &str = "postgres://cityops:cityops@127.0.0.1:5432/postgres";
 const DEAD_LETTER_LIMIT: u32 = 5;
@@ -419,6 +428,23 @@ macro_rules! store_contract_tests {
             refire_then_clear_and_close,
             concurrent_changes_keep_the_log_in_step,
             rule_state_round_trips,
+            users_round_trip_and_names_are_unique,
+            sessions_live_until_they_expire,
+            touch_slides_a_session_forward_only,
+            logout_and_logout_everywhere,
+            password_change_and_disable_end_sessions,
+            expired_sessions_are_swept,
+            transition_round_trips_handling,
+            transition_at_a_stale_version_conflicts,
+            concurrent_transitions_one_wins,
+            final_incidents_do_not_move,
+            rejected_and_merged_free_their_key,
+            incidents_filter_by_department_and_status,
+            clear_closes_a_dispatched_incident,
+            act_walks_the_whole_loop,
+            two_dispatchers_at_once_one_wins,
+            desk_dispatches_red_and_orange_at_once,
+            overdue_incidents_are_escalated_across_a_weekend,
         ]);
     };
     (@each $backend:ident, $make:path, [$($name:ident),* $(,)?]) => {

@@ -1,9 +1,11 @@
-//! Rules administration: reload the rule set without a restart, read an incident's
-//! event log. (Access control arrives with users and roles; until then bind the API
-//! to a trusted network, as the default 127.0.0.1 does.)
+//! Rules administration: reload the rule set without a restart (admins and engineers),
+//! read an incident's event log (whoever may see the incident).
 
 use super::{ApiError, AppState};
+use crate::auth::Authenticated;
+use crate::incidents::lifecycle::may_see;
 use crate::model::IncidentId;
+use crate::model::Role;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -12,7 +14,16 @@ use serde_json::json;
 
 /// `POST /api/v1/admin/rules/reload`: 200 with the outcome, or 422 with every error
 /// (file, line, rule, message) while the running set stays.
-pub async fn reload_rules(State(s): State<AppState>) -> Result<Response, ApiError> {
+pub async fn reload_rules(
+    State(s): State<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<Response, ApiError> {
+    if !matches!(actor.role, Role::Admin | Role::Engineer) {
+        return Err(ApiError::Forbidden(format!(
+            "a {} may not reload the rules",
+            actor.role.as_str()
+        )));
+    }
     let (tx, rx) = tokio::sync::oneshot::channel();
     s.reload
         .send(tx)
@@ -50,12 +61,18 @@ pub async fn reload_rules(State(s): State<AppState>) -> Result<Response, ApiErro
 /// `GET /api/v1/incidents/{id}/events`: the incident's log, oldest first.
 pub async fn incident_events(
     State(s): State<AppState>,
+    Authenticated(actor): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let uuid = uuid::Uuid::parse_str(&id)
         .map_err(|_| ApiError::BadRequest(format!("not an incident id: {id:?}")))?;
     let id = IncidentId(uuid);
-    if s.store.incident(id).await?.is_none() {
+    if !s
+        .store
+        .incident(id)
+        .await?
+        .is_some_and(|i| may_see(&actor, &i))
+    {
         return Err(ApiError::NotFound(format!("no incident {uuid}")));
     }
     Ok(Json(s.store.incident_events(id).await?).into_response())

@@ -13,6 +13,17 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// The caller may not do this (role, jurisdiction).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The incident is not in a state (or at the version) the request assumed: the body
+    /// carries the current incident so the console can show what changed.
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        incident: Box<crate::model::Incident>,
+    },
     /// The input was understood but rejected; `code` is the machine-readable reason.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
@@ -27,6 +38,8 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Store(StoreError::Conflict(_)) => (StatusCode::CONFLICT, "conflict"),
@@ -49,7 +62,13 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, Json(json!({ "code": code, "message": message }))).into_response()
+        let body = match &self {
+            Self::Conflict { incident, .. } => {
+                json!({ "code": code, "message": message, "incident": incident })
+            }
+            _ => json!({ "code": code, "message": message }),
+        };
+        (status, Json(body)).into_response()
     }
 }
 

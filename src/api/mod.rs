@@ -2,7 +2,9 @@
 //! pages. Handlers are thin: parse, call the stage, map the result. Errors become JSON
 //! `{code, message}` in one place ([`ApiError`]).
 
+mod actions;
 mod admin;
+mod auth;
 mod error;
 mod health;
 mod pages;
@@ -35,6 +37,13 @@ pub struct AppState {
     pub reload: mpsc::Sender<crate::ingest::ReloadRequest>,
     pub metrics: PrometheusHandle,
     pub max_body_bytes: usize,
+    /// Logins, sessions and the `/ws` origin check (`crate::auth`).
+    pub auth: Arc<crate::auth::Auth>,
+    /// The dispatch desk: due times, re-dispatch after a return.
+    pub desk: Arc<crate::incidents::desk::Desk>,
+    pub clock: crate::clock::SharedClock,
+    /// Incident changes made through the API, for the live feed.
+    pub events: mpsc::Sender<crate::live::LiveEvent>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -45,11 +54,15 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/ws", get(ws::upgrade))
+        .route("/api/v1/login", post(auth::login))
+        .route("/api/v1/logout", post(auth::logout))
+        .route("/api/v1/me", get(auth::me))
         .route("/api/v1/sensors", get(rest::sensors))
         .route("/api/v1/sensors/{id}/readings", get(rest::readings))
         .route("/api/v1/incidents", get(rest::incidents))
         .route("/api/v1/incidents/{id}", get(rest::incident))
         .route("/api/v1/incidents/{id}/events", get(admin::incident_events))
+        .route("/api/v1/incidents/{id}/actions", post(actions::post_action))
         .route("/api/v1/admin/rules/reload", post(admin::reload_rules))
         .route(
             "/api/v1/video-alerts",

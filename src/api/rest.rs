@@ -1,7 +1,12 @@
-//! REST handlers under `/api/v1`.
+//! REST handlers under `/api/v1`. Every read needs a signed-in user (`Authenticated`);
+//! incidents are scoped to the user's jurisdiction. The video-alert webhook is a
+//! machine intake like MQTT and is not behind a user login.
 
 use super::{ApiError, AppState};
+use crate::auth::Authenticated;
+use crate::incidents::lifecycle::may_see;
 use crate::ingest::{Ack, Route, WriteReply};
+use crate::model::Role;
 use crate::model::{IncidentId, SensorId, Timestamp};
 use crate::store::IncidentFilter;
 use axum::Json;
@@ -26,6 +31,7 @@ pub struct SensorQuery {
 
 pub async fn sensors(
     State(s): State<AppState>,
+    Authenticated(_actor): Authenticated,
     Query(q): Query<SensorQuery>,
 ) -> Result<Response, ApiError> {
     let list = s
@@ -57,6 +63,7 @@ fn parse_time(name: &str, v: Option<&str>) -> Result<Option<Timestamp>, ApiError
 /// oldest first; default the last 24 hours, 1000 readings.
 pub async fn readings(
     State(s): State<AppState>,
+    Authenticated(_actor): Authenticated,
     Path(id): Path<String>,
     Query(q): Query<ReadingsQuery>,
 ) -> Result<Response, ApiError> {
@@ -91,27 +98,49 @@ pub struct IncidentQuery {
     limit: Option<u32>,
 }
 
+/// `GET /api/v1/incidents?open=&district=&limit=`: newest first, only those in the
+/// user's jurisdiction (a department's own, a grid worker's grids, a district's).
 pub async fn incidents(
     State(s): State<AppState>,
+    Authenticated(actor): Authenticated,
     Query(q): Query<IncidentQuery>,
 ) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(500).min(MAX_LIMIT);
     let filter = IncidentFilter {
         open_only: q.open.unwrap_or(false),
-        district: q.district,
-        limit: q.limit.unwrap_or(500).min(MAX_LIMIT),
+        // Narrow in the database where the jurisdiction is a column; `may_see` decides.
+        district: q.district.or(actor.district.clone()),
+        department: (actor.role == Role::Department)
+            .then(|| actor.department.clone().unwrap_or_default()),
+        limit: if actor.role == Role::GridWorker {
+            0
+        } else {
+            limit
+        },
+        ..Default::default()
     };
-    Ok(Json(s.store.incidents(&filter).await?).into_response())
+    let list: Vec<_> = s
+        .store
+        .incidents(&filter)
+        .await?
+        .into_iter()
+        .filter(|i| may_see(&actor, i))
+        .take(limit as usize)
+        .collect();
+    Ok(Json(list).into_response())
 }
 
 pub async fn incident(
     State(s): State<AppState>,
+    Authenticated(actor): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let uuid = uuid::Uuid::parse_str(&id)
         .map_err(|_| ApiError::BadRequest(format!("not an incident id: {id:?}")))?;
     match s.store.incident(IncidentId(uuid)).await? {
-        Some(i) => Ok(Json(i).into_response()),
-        None => Err(ApiError::NotFound(format!("no incident {id}"))),
+        // Outside the jurisdiction is as good as absent: no telling what exists.
+        Some(i) if may_see(&actor, &i) => Ok(Json(i).into_response()),
+        _ => Err(ApiError::NotFound(format!("no incident {id}"))),
     }
 }
 
@@ -123,6 +152,7 @@ pub struct LimitQuery {
 
 pub async fn video_alerts(
     State(s): State<AppState>,
+    Authenticated(_actor): Authenticated,
     Query(q): Query<LimitQuery>,
 ) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(100).min(MAX_LIMIT);
@@ -131,6 +161,7 @@ pub async fn video_alerts(
 
 pub async fn dead_letters(
     State(s): State<AppState>,
+    Authenticated(_actor): Authenticated,
     Query(q): Query<LimitQuery>,
 ) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(100).min(MAX_LIMIT);
@@ -187,6 +218,7 @@ pub async fn post_video_alert(
 /// `GET /api/v1/city/{layer}.geojson`: districts, streets, grids, sensors, cameras.
 pub async fn city_layer(
     State(s): State<AppState>,
+    Authenticated(_actor): Authenticated,
     Path(layer): Path<String>,
 ) -> Result<Response, ApiError> {
     let name = layer.strip_suffix(".geojson").unwrap_or(&layer);

@@ -28,6 +28,7 @@ impl Applier {
                 open_only: true,
                 district: None,
                 limit: 0,
+                ..Default::default()
             })
             .await?
             .into_iter()
@@ -165,11 +166,12 @@ impl Applier {
         if !state.is_empty() {
             store.save_rule_state(state).await?;
         }
-        // Keep the newest version of each incident only.
+        // Keep the newest state of each incident only (the last of equal versions: evidence
+        // does not bump the version).
         let mut newest: HashMap<IncidentId, Incident> = HashMap::new();
         for i in changed {
             match newest.get(&i.id) {
-                Some(old) if old.version >= i.version => {}
+                Some(old) if old.version > i.version => {}
                 _ => {
                     newest.insert(i.id, i);
                 }

@@ -4,7 +4,14 @@
 //! each stored batch and with clock ticks, so incident changes are committed before
 //! the messages that caused them are acknowledged, and before anything is announced.
 
+pub mod act;
 mod apply;
+pub mod calendar;
+pub mod catalog;
+pub mod desk;
+pub mod lifecycle;
+pub mod limits;
+pub mod routing;
 mod stage;
 
 pub use apply::Applier;

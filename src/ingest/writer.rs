@@ -133,6 +133,8 @@ pub struct Writer {
     pub store: SharedStore,
     pub clock: SharedClock,
     pub rules: RulesStage,
+    /// Woken when incidents open, so the dispatch desk files and dispatches them at once.
+    pub desk_wake: Arc<tokio::sync::Notify>,
     /// Reload requests (admin API, SIGHUP).
     pub reload: mpsc::Receiver<ReloadRequest>,
     pub status: Arc<IngestStatus>,
@@ -281,6 +283,7 @@ impl Writer {
         let Some(changed) = self.commit(abort).await else {
             return false;
         };
+        self.wake_desk(&changed);
 
         unsent.retry(&self.mqtt);
         self.acknowledge(pending, &outcome, unsent);
@@ -295,7 +298,10 @@ impl Writer {
             }
         }
         for incident in changed {
-            let _ = self.live.send(LiveEvent::Incident(incident)).await;
+            let _ = self
+                .live
+                .send(LiveEvent::Incident(Box::new(incident)))
+                .await;
         }
         pending.clear();
         true
@@ -316,6 +322,15 @@ impl Writer {
         }
     }
 
+    fn wake_desk(&self, changed: &[crate::model::Incident]) {
+        if changed
+            .iter()
+            .any(|i| i.status == crate::model::IncidentStatus::Discovered)
+        {
+            self.desk_wake.notify_one();
+        }
+    }
+
     /// Commits and announces what a tick decided. False if `abort` fired meanwhile.
     async fn commit_rules(&mut self, abort: &CancellationToken) -> bool {
         if !self.rules.has_pending() {
@@ -324,8 +339,12 @@ impl Writer {
         let Some(changed) = self.commit(abort).await else {
             return false;
         };
+        self.wake_desk(&changed);
         for incident in changed {
-            let _ = self.live.send(LiveEvent::Incident(incident)).await;
+            let _ = self
+                .live
+                .send(LiveEvent::Incident(Box::new(incident)))
+                .await;
         }
         true
     }

@@ -14,9 +14,7 @@
 //! Message formats are documented in `docs/live-protocol.md`.
 
 use crate::clock::SharedClock;
-use crate::model::{
-    Incident, IncidentId, IncidentStatus, Reading, SensorId, Timestamp, VideoAlert,
-};
+use crate::model::{Incident, IncidentId, Reading, SensorId, Timestamp, VideoAlert};
 use crate::store::SharedStore;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -37,7 +35,7 @@ pub const EVENT_QUEUE: usize = 1024;
 #[derive(Debug, Clone)]
 pub enum LiveEvent {
     Readings(Vec<Reading>),
-    Incident(Incident),
+    Incident(Box<Incident>),
     Alert(VideoAlert),
 }
 
@@ -143,6 +141,7 @@ impl LiveHub {
                 open_only: true,
                 district: None,
                 limit: 10_000,
+                ..Default::default()
             })
             .await?
             .into_iter()
@@ -210,13 +209,13 @@ impl LiveHub {
                 }
             }
             LiveEvent::Incident(i) => {
-                if i.status == IncidentStatus::Closed {
+                if i.status.is_final() {
                     self.incidents.remove(&i.id);
                 } else {
-                    self.incidents.insert(i.id, i.clone());
+                    self.incidents.insert(i.id, (*i).clone());
                 }
                 self.pending_incidents.retain(|p| p.id != i.id);
-                self.pending_incidents.push(i);
+                self.pending_incidents.push(*i);
             }
             LiveEvent::Alert(a) => {
                 if self.alerts.len() == RECENT_ALERTS {

@@ -27,6 +27,12 @@ pub(crate) fn sqlite() -> Migrator {
             "incident rules",
             "../../migrations/sqlite/0002_incident_rules.sql"
         ),
+        migration!(
+            3,
+            "incident handling",
+            "../../migrations/sqlite/0003_incident_handling.sql"
+        ),
+        migration!(4, "users", "../../migrations/sqlite/0004_users.sql"),
     ])
 }
 
@@ -49,5 +55,11 @@ pub(crate) fn postgres() -> Migrator {
             "incident rules",
             "../../migrations/postgres/0005_incident_rules.sql"
         ),
+        migration!(
+            6,
+            "incident handling",
+            "../../migrations/postgres/0006_incident_handling.sql"
+        ),
+        migration!(7, "users", "../../migrations/postgres/0007_users.sql"),
     ])
 }

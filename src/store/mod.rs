@@ -5,19 +5,34 @@
 //! Every change of an incident except added evidence appends to its event log in the same
 //! transaction; what each change does is decided once, in `transitions.rs`, for both
 //! backends. Both backends pass the same contract suite (`tests/store_contract.rs`).
+//!
+//! An incident is *open* until it reaches a final status (`IncidentStatus::is_final`:
+//! closed, rejected or merged); then nothing changes it any more and its dedup key is free.
+
+/// SQL that holds for an incident that is not final, for splicing into `concat!`ed
+/// queries. The partial unique index on `dedup_key` has this predicate word for word
+/// (migrations `sqlite/0003`, `postgres/0006`), and the `ON CONFLICT` that relies on it
+/// repeats it, so change them together.
+macro_rules! not_final {
+    () => {
+        "status NOT IN ('closed', 'rejected', 'merged')"
+    };
+}
 
 mod batch;
 mod migrate;
 mod postgres;
 mod sqlite;
 mod transitions;
+mod users;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use users::{NewSession, NewUser, Session, User, parse_role};
 
 use crate::model::{
-    CameraInfo, DeadLetter, Incident, IncidentEvent, IncidentId, Reading, SensorId, SensorInfo,
-    Severity, Timestamp, VideoAlert,
+    CameraInfo, DeadLetter, Incident, IncidentEvent, IncidentId, IncidentStatus, Reading, SensorId,
+    SensorInfo, Severity, Timestamp, Transition, VideoAlert,
 };
 use async_trait::async_trait;
 use serde::Serialize;
@@ -41,7 +56,8 @@ pub enum StoreError {
     /// The row a call names (e.g. an incident id) does not exist.
     #[error("not found: {0}")]
     NotFound(String),
-    /// The change is not allowed in the row's current state (e.g. the incident is closed).
+    /// The change is not allowed in the row's current state (e.g. the incident is final,
+    /// or no longer at the version the change was decided for).
     #[error("conflict: {0}")]
     Conflict(String),
 }
@@ -118,12 +134,16 @@ pub struct NewIncident {
     pub description: Option<String>,
 }
 
-/// Which incidents to list, newest first.
+/// Which incidents to list, newest first. The conditions given all hold.
 #[derive(Debug, Clone, Default)]
 pub struct IncidentFilter {
-    /// Only incidents that are not closed.
+    /// Only incidents that are not final (closed, rejected, merged).
     pub open_only: bool,
     pub district: Option<String>,
+    /// Only incidents dispatched to this department.
+    pub department: Option<String>,
+    /// Only incidents in this status.
+    pub status: Option<IncidentStatus>,
     /// At most this many; 0 means no limit (so `IncidentFilter::default()` lists all).
     pub limit: u32,
 }
@@ -174,15 +194,19 @@ pub trait Store: Send + Sync + 'static {
     /// Dead letters, newest first.
     async fn dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetter>>;
 
-    /// Opens an incident unless one that is not closed exists for its dedup key, which
+    /// Opens an incident unless one that is not final exists for its dedup key, which
     /// is then returned unchanged with `false`. The unique index decides races, not a
     /// check in memory. A created incident gets an `opened` event (to = its severity, actor
     /// `rule:<rule>`, or `system` without a rule) in the same transaction.
     async fn open_incident(&self, new: &NewIncident) -> StoreResult<(Incident, bool)>;
 
     /// Adds `evidence` pieces of evidence to an incident: count += evidence,
-    /// last_seen = max(last_seen, seen), peak = the larger of the two, version += 1.
-    /// Writes no event: evidence arrives at sensor rate and would drown the log.
+    /// last_seen = max(last_seen, seen), peak = the larger of the two. Evidence is not an
+    /// edit: it neither bumps the version (a console acting on a still-firing incident
+    /// must not get a conflict for every new reading) nor writes an event (it arrives at
+    /// sensor rate and would drown the log).
+    /// `NotFound` if the id does not exist, `Conflict` if the incident is final (its
+    /// evidence has nowhere to go).
     async fn touch_incident(
         &self,
         id: IncidentId,
@@ -193,11 +217,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records that the condition of the open incident with this key cleared at `at`: sets
     /// cleared_at, bumps version and writes a `cleared` event. With `close` it also closes
-    /// it (status closed, closed_at = at, a `closed` event noted "auto-closed: condition
+    /// it from whatever open status it is in (status closed, closed_at = at, due_at
+    /// cleared, a `closed` event from the old status noted "auto-closed: condition
     /// cleared"). If its condition had already cleared, cleared_at keeps that first time and
     /// no second `cleared` event is written, so without `close` the call changes nothing.
     /// The actor of the events is the incident's rule (`rule:<name>`), else `system`.
-    /// Returns `None` if no open (not closed) incident has this key.
+    /// Returns `None` if no open (not final) incident has this key.
     async fn clear_incident(
         &self,
         dedup_key: &str,
@@ -208,7 +233,7 @@ pub trait Store: Send + Sync + 'static {
     /// Changes the severity of an open incident (escalation or step-down), bumping version
     /// and writing a `severity` event from the old to the new level with `note`. The same
     /// severity returns the incident unchanged, with no event. `NotFound` if the id does not
-    /// exist, `Conflict` if the incident is closed.
+    /// exist, `Conflict` if the incident is final.
     async fn set_severity(
         &self,
         id: IncidentId,
@@ -221,12 +246,28 @@ pub trait Store: Send + Sync + 'static {
     /// The condition fired again on an open incident whose condition had cleared:
     /// cleared_at = NULL, version + 1, a `refired` event. Returns the incident unchanged if
     /// cleared_at is already NULL. `NotFound` if the id does not exist, `Conflict` if the
-    /// incident is closed (a new firing then opens a new incident).
+    /// incident is final (a new firing then opens a new incident).
     async fn refire_incident(
         &self,
         id: IncidentId,
         at: Timestamp,
         actor: &str,
+    ) -> StoreResult<Incident>;
+
+    /// Applies a lifecycle transition decided for `expected_version`: sets status, the
+    /// handling fields and closed_at from `t`, bumps version by one and appends `t.event`
+    /// (with its `incident` field set to `id`), all in one transaction. `Conflict` (nothing
+    /// written) if the incident's version is no longer `expected_version` or it is final;
+    /// `NotFound` if there is no such incident.
+    ///
+    /// The store checks versions, not rules: whether the move is allowed to whom is
+    /// `incidents::lifecycle`'s to decide. Other fields (severity, evidence, cleared_at)
+    /// are left as they are.
+    async fn transition(
+        &self,
+        id: IncidentId,
+        expected_version: i64,
+        t: &Transition,
     ) -> StoreResult<Incident>;
 
     /// The incident's event log, oldest first (in the order the changes were committed).
@@ -244,6 +285,52 @@ pub trait Store: Send + Sync + 'static {
     async fn incident(&self, id: IncidentId) -> StoreResult<Option<Incident>>;
 
     async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>>;
+
+    // ---- Users and sessions (`auth`) ----
+
+    /// Adds a user, enabled. `Conflict` if the name is taken.
+    async fn create_user(&self, user: &NewUser) -> StoreResult<()>;
+
+    /// Replaces a user's password hash and ends all their sessions, in one transaction:
+    /// whoever knew the old password is logged out. `NotFound` for an unknown name.
+    async fn set_password(&self, name: &str, password_hash: &str) -> StoreResult<()>;
+
+    /// Disables or re-enables a user. Disabling also ends all their sessions in the same
+    /// transaction ([`Store::session`] would refuse them anyway). `NotFound` for an
+    /// unknown name.
+    async fn set_user_disabled(&self, name: &str, disabled: bool) -> StoreResult<()>;
+
+    /// The user with this name, disabled or not.
+    async fn user(&self, name: &str) -> StoreResult<Option<User>>;
+
+    /// All users, by name.
+    async fn users(&self) -> StoreResult<Vec<User>>;
+
+    /// Records a session. `NotFound` if its user does not exist, `Conflict` if the token
+    /// hash is already stored (a token collision: never in practice).
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+
+    /// The session with this token hash and its user, if it has not expired at `now`
+    /// (`expires_at > now`) and its user is enabled; otherwise `None`.
+    async fn session(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<Session>>;
+
+    /// Slides a session: last_seen_at = `now`, expires_at = `expires_at` (never moved
+    /// back). Returns false if the session no longer exists.
+    async fn touch_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<bool>;
+
+    /// Ends one session (logout). Returns false if there was none.
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool>;
+
+    /// Ends every session of a user; returns how many there were.
+    async fn delete_sessions_of(&self, user: &str) -> StoreResult<u64>;
+
+    /// Deletes the sessions that expired at or before `now`; returns how many.
+    async fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<u64>;
 }
 
 pub type SharedStore = Arc<dyn Store>;

@@ -131,7 +131,81 @@ pub struct Cityops {
     pub mqtt: Option<SocketAddr>,
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
+    /// Sends the test user's bearer token with every request.
     pub http_client: reqwest::Client,
+    /// The test user's session token (a duty officer of the city center).
+    pub token: String,
+}
+
+/// The password of the users the harness creates.
+pub const TEST_PASSWORD: &str = "it-password-0123";
+
+/// Adds a user with the CLI against the same database as `serve` would use.
+pub fn add_user(data_dir: &Path, env: &[(String, String)], name: &str, args: &[&str]) {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cityops"));
+    cmd.args(["user", "add", name, "--password-stdin", "--data"])
+        .arg(data_dir)
+        .args(args)
+        .env("CITYOPS_CITY_DIR", demo_city())
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn cityops user add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{TEST_PASSWORD}\n").as_bytes())
+        .expect("password");
+    let out = child.wait_with_output().expect("user add");
+    assert!(
+        out.status.success(),
+        "cityops user add {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Logs in with a plain HTTP/1.1 request (the harness starts servers from sync code
+/// that may run inside a runtime) and returns the session token.
+pub fn login(http: SocketAddr, user: &str, password: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let body = serde_json::json!({ "user": user, "password": password }).to_string();
+    let mut sock = std::net::TcpStream::connect(http).map_err(|e| e.to_string())?;
+    write!(
+        sock,
+        "POST /api/v1/login HTTP/1.1\r\nHost: {http}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .map_err(|e| e.to_string())?;
+    let mut reply = String::new();
+    sock.read_to_string(&mut reply).map_err(|e| e.to_string())?;
+    let (head, rest) = reply.split_once("\r\n\r\n").ok_or("no HTTP reply")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(format!("login as {user}: {head}\n{rest}"));
+    }
+    // The body may be chunked: take the JSON object out of it.
+    let json = &rest[rest.find('{').ok_or("no JSON")?..=rest.rfind('}').ok_or("no JSON")?];
+    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    v["token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "no token".into())
+}
+
+/// An HTTP client that sends `token` as a bearer token.
+pub fn client_with(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
 }
 
 impl Cityops {
@@ -176,6 +250,19 @@ impl Cityops {
         for (k, v) in &spec.extra_env {
             cmd.env(k, v);
         }
+        // A duty officer of the city center signs in for the test. User names are unique
+        // per start, so a restart against the same database adds another.
+        static USERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let user = format!(
+            "it-{}-{}",
+            std::process::id(),
+            USERS.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut env: Vec<(String, String)> = spec.extra_env.clone();
+        if let Some(d) = &spec.database {
+            env.push(("CITYOPS_DATABASE_URL".into(), d.clone()));
+        }
+        add_user(&data_dir, &env, &user, &["--role", "duty_officer"]);
         let mut child = cmd.spawn().expect("spawn cityops");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
@@ -199,13 +286,15 @@ impl Cityops {
         };
         let http = field("http").parse().expect("http addr");
         let mqtt = field("mqtt").parse().ok();
+        let token = login(http, &user, TEST_PASSWORD).expect("test user login");
         Self {
             child,
             http,
             mqtt,
             data_dir,
             _tmp: tmp,
-            http_client: reqwest::Client::new(),
+            http_client: client_with(&token),
+            token,
         }
     }
 
@@ -377,11 +466,26 @@ pub struct Live {
 }
 
 impl Live {
-    pub async fn connect(http: SocketAddr) -> Self {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{http}/ws"))
+    /// Connects to `/ws` as the harness's signed-in user.
+    pub async fn connect(c: &Cityops) -> Self {
+        Self::connect_with(c.http, &c.token)
             .await
-            .expect("connect /ws");
-        Self { ws }
+            .expect("connect /ws")
+    }
+
+    /// Connects to `/ws` with a bearer token.
+    pub async fn connect_with(
+        http: SocketAddr,
+        token: &str,
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://{http}/ws").into_client_request()?;
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+        Ok(Self { ws })
     }
 
     /// Next JSON message, or panic after `within`.

@@ -66,7 +66,7 @@ pub async fn touch_adds_evidence(store: SharedStore) {
         .unwrap();
     assert_eq!(
         (t.count, t.version, t.peak, t.last_seen),
-        (3, 2, Some(0.9), Timestamp(T0 + 10 * SEC))
+        (3, 1, Some(0.9), Timestamp(T0 + 10 * SEC))
     );
     // Older evidence and a smaller peak change neither last_seen nor peak.
     let t = store
@@ -75,13 +75,17 @@ pub async fn touch_adds_evidence(store: SharedStore) {
         .unwrap();
     assert_eq!(
         (t.count, t.version, t.peak, t.last_seen),
-        (4, 3, Some(0.9), Timestamp(T0 + 10 * SEC))
+        (4, 1, Some(0.9), Timestamp(T0 + 10 * SEC))
     );
     let t = store
         .touch_incident(inc.id, Timestamp(T0 + 11 * SEC), 1, None)
         .await
         .unwrap();
-    assert_eq!((t.count, t.version, t.peak), (5, 4, Some(0.9)));
+    assert_eq!(
+        (t.count, t.version, t.peak),
+        (5, 1, Some(0.9)),
+        "evidence is not an edit: the version stays"
+    );
     assert_eq!(store.incident(inc.id).await.unwrap(), Some(t));
     assert_eq!(
         actions(&store.incident_events(inc.id).await.unwrap()),
@@ -210,6 +214,7 @@ pub async fn incidents_filter(store: SharedStore) {
             open_only: true,
             district: Some("d1".into()),
             limit: 1,
+            ..Default::default()
         })
         .await
         .unwrap();

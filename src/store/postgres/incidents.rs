@@ -15,13 +15,14 @@ macro_rules! columns {
     () => {
         "id, dedup_key, category, severity, status, title, source, lon, lat, grid, street, \
          district, opened_at, last_seen, count, peak, cleared_at, closed_at, version, rule, \
-         description"
+         description, department, due_at, supervision, merged_into, suspended_from, \
+         extension_requested"
     };
 }
 
 // After `columns!`, which it uses.
 mod lifecycle;
-pub(super) use lifecycle::{clear, refire, set_severity};
+pub(super) use lifecycle::{clear, refire, set_severity, transition};
 
 /// An open can lose to a close between its insert and its select; it then simply tries
 /// again. Two losses in a row would need a close and a reopen to interleave twice.
@@ -56,6 +57,23 @@ fn incident(row: &PgRow) -> StoreResult<Incident> {
         version: row.try_get("version")?,
         rule: row.try_get("rule")?,
         description: row.try_get("description")?,
+        handling: Handling {
+            department: row.try_get("department")?,
+            due_at: opt_time("due_at")?,
+            supervision: row.try_get("supervision")?,
+            merged_into: row
+                .try_get::<Option<uuid::Uuid>, _>("merged_into")?
+                .map(IncidentId),
+            suspended_from: row
+                .try_get::<Option<&str>, _>("suspended_from")?
+                .map(|s| {
+                    IncidentStatus::parse(s).ok_or_else(|| {
+                        StoreError::Corrupt(format!("incident {id}: suspended_from {s:?}"))
+                    })
+                })
+                .transpose()?,
+            extension_requested: opt_time("extension_requested")?,
+        },
     })
 }
 
@@ -68,8 +86,10 @@ pub(super) async fn open(pool: &PgPool, new: &NewIncident) -> StoreResult<(Incid
             "INSERT INTO incidents (",
             columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, 1, $14, \
-             NULL, NULL, 1, $15, $16) \
-             ON CONFLICT (dedup_key) WHERE status <> 'closed' DO NOTHING RETURNING ",
+             NULL, NULL, 1, $15, $16, NULL, NULL, 0, NULL, NULL, NULL) \
+             ON CONFLICT (dedup_key) WHERE ",
+            not_final!(),
+            " DO NOTHING RETURNING ",
             columns!()
         ))
         .bind(IncidentId::new_v7().0)
@@ -118,7 +138,7 @@ pub(super) async fn open(pool: &PgPool, new: &NewIncident) -> StoreResult<(Incid
     )))
 }
 
-/// The incident with this key that is not closed, if any; with `lock`, row-locked until
+/// The incident with this key that is not final, if any; with `lock`, row-locked until
 /// the caller's transaction ends.
 async fn open_by_key(
     conn: &mut PgConnection,
@@ -129,13 +149,16 @@ async fn open_by_key(
         concat!(
             "SELECT ",
             columns!(),
-            " FROM incidents WHERE dedup_key = $1 AND status <> 'closed' FOR UPDATE"
+            " FROM incidents WHERE dedup_key = $1 AND ",
+            not_final!(),
+            " FOR UPDATE"
         )
     } else {
         concat!(
             "SELECT ",
             columns!(),
-            " FROM incidents WHERE dedup_key = $1 AND status <> 'closed'"
+            " FROM incidents WHERE dedup_key = $1 AND ",
+            not_final!()
         )
     };
     sqlx::query(sql)
@@ -199,7 +222,9 @@ pub(super) async fn touch(
     // GREATEST ignores NULLs, so a missing peak on either side loses to a present one.
     let row = sqlx::query(concat!(
         "UPDATE incidents SET count = count + $1, last_seen = GREATEST(last_seen, $2), \
-         peak = GREATEST(peak, $3), version = version + 1 WHERE id = $4 RETURNING ",
+         peak = GREATEST(peak, $3) WHERE id = $4 AND ",
+        not_final!(),
+        " RETURNING ",
         columns!()
     ))
     .bind(evidence)
@@ -210,7 +235,14 @@ pub(super) async fn touch(
     .await?;
     match row {
         Some(row) => incident(&row),
-        None => Err(StoreError::NotFound(format!("incident {id}"))),
+        // A final incident stays final, so what this finds is still true.
+        None => match get(pool, id).await? {
+            Some(i) => Err(StoreError::Conflict(format!(
+                "incident {id} is {}; cannot add evidence",
+                i.status.as_str()
+            ))),
+            None => Err(StoreError::NotFound(format!("incident {id}"))),
+        },
     }
 }
 
@@ -232,10 +264,16 @@ pub(super) async fn list(pool: &PgPool, filter: &IncidentFilter) -> StoreResult<
     let mut qb =
         QueryBuilder::<Postgres>::new(concat!("SELECT ", columns!(), " FROM incidents WHERE true"));
     if filter.open_only {
-        qb.push(" AND status <> 'closed'");
+        qb.push(concat!(" AND ", not_final!()));
     }
     if let Some(district) = &filter.district {
         qb.push(" AND district = ").push_bind(district.as_str());
+    }
+    if let Some(department) = &filter.department {
+        qb.push(" AND department = ").push_bind(department.as_str());
+    }
+    if let Some(status) = filter.status {
+        qb.push(" AND status = ").push_bind(status.as_str());
     }
     qb.push(" ORDER BY opened_at DESC, id DESC");
     if filter.limit > 0 {

@@ -10,6 +10,7 @@ mod incidents;
 mod partitions;
 mod query;
 mod rule_state;
+mod users;
 mod write;
 
 use super::*;
@@ -186,6 +187,15 @@ impl Store for PgStore {
         incidents::refire(&self.pool, id, at, actor).await
     }
 
+    async fn transition(
+        &self,
+        id: IncidentId,
+        expected_version: i64,
+        t: &Transition,
+    ) -> StoreResult<Incident> {
+        incidents::transition(&self.pool, id, expected_version, t).await
+    }
+
     async fn incident_events(&self, id: IncidentId) -> StoreResult<Vec<IncidentEvent>> {
         incidents::events(&self.pool, id).await
     }
@@ -204,5 +214,54 @@ impl Store for PgStore {
 
     async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>> {
         incidents::list(&self.pool, filter).await
+    }
+
+    async fn create_user(&self, user: &NewUser) -> StoreResult<()> {
+        users::create_user(&self.pool, user).await
+    }
+
+    async fn set_password(&self, name: &str, password_hash: &str) -> StoreResult<()> {
+        users::set_password(&self.pool, name, password_hash).await
+    }
+
+    async fn set_user_disabled(&self, name: &str, disabled: bool) -> StoreResult<()> {
+        users::set_disabled(&self.pool, name, disabled).await
+    }
+
+    async fn user(&self, name: &str) -> StoreResult<Option<User>> {
+        users::get_user(&self.pool, name).await
+    }
+
+    async fn users(&self) -> StoreResult<Vec<User>> {
+        users::list_users(&self.pool).await
+    }
+
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+        users::create_session(&self.pool, session).await
+    }
+
+    async fn session(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<Session>> {
+        users::session(&self.pool, token_hash, now).await
+    }
+
+    async fn touch_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<bool> {
+        users::touch_session(&self.pool, token_hash, now, expires_at).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool> {
+        users::delete_session(&self.pool, token_hash).await
+    }
+
+    async fn delete_sessions_of(&self, user: &str) -> StoreResult<u64> {
+        users::delete_sessions_of(&self.pool, user).await
+    }
+
+    async fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<u64> {
+        users::delete_expired(&self.pool, now).await
     }
 }

@@ -14,13 +14,14 @@ macro_rules! columns {
     () => {
         "id, dedup_key, category, severity, status, title, source, lon, lat, grid, street, \
          district, opened_at, last_seen, count, peak, cleared_at, closed_at, version, rule, \
-         description"
+         description, department, due_at, supervision, merged_into, suspended_from, \
+         extension_requested"
     };
 }
 
 // After `columns!`, which it uses.
 mod lifecycle;
-pub(super) use lifecycle::{clear, refire, set_severity};
+pub(super) use lifecycle::{clear, refire, set_severity, transition};
 
 /// An open can lose to a close between its insert and its select; it then simply tries
 /// again. Two losses in a row would need a close and a reopen to interleave twice.
@@ -50,6 +51,31 @@ fn incident(row: &SqliteRow) -> StoreResult<Incident> {
         version: row.try_get("version")?,
         rule: row.try_get("rule")?,
         description: row.try_get("description")?,
+        handling: handling(row, id)?,
+    })
+}
+
+fn handling(row: &SqliteRow, id: &str) -> StoreResult<Handling> {
+    let time = |c: &str| -> StoreResult<Option<Timestamp>> {
+        Ok(row.try_get::<Option<i64>, _>(c)?.map(Timestamp))
+    };
+    let suspended_from = row
+        .try_get::<Option<&str>, _>("suspended_from")?
+        .map(|s| {
+            IncidentStatus::parse(s)
+                .ok_or_else(|| StoreError::Corrupt(format!("incident {id}: suspended_from {s:?}")))
+        })
+        .transpose()?;
+    Ok(Handling {
+        department: row.try_get("department")?,
+        due_at: time("due_at")?,
+        supervision: row.try_get("supervision")?,
+        merged_into: row
+            .try_get::<Option<&str>, _>("merged_into")?
+            .map(parse_id)
+            .transpose()?,
+        suspended_from,
+        extension_requested: time("extension_requested")?,
     })
 }
 
@@ -67,8 +93,10 @@ pub(super) async fn open(pool: &SqlitePool, new: &NewIncident) -> StoreResult<(I
         let inserted = sqlx::query(concat!(
             "INSERT INTO incidents (",
             columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, NULL, 1, ?, ?) \
-             ON CONFLICT (dedup_key) WHERE status <> 'closed' DO NOTHING RETURNING ",
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, NULL, NULL, 1, ?, ?, \
+             NULL, NULL, 0, NULL, NULL, NULL) ON CONFLICT (dedup_key) WHERE ",
+            not_final!(),
+            " DO NOTHING RETURNING ",
             columns!()
         ))
         .bind(id.0.to_string())
@@ -117,12 +145,13 @@ pub(super) async fn open(pool: &SqlitePool, new: &NewIncident) -> StoreResult<(I
     )))
 }
 
-/// The incident with this key that is not closed, if any.
+/// The incident with this key that is not final, if any.
 async fn open_by_key(conn: &mut SqliteConnection, key: &str) -> StoreResult<Option<Incident>> {
     sqlx::query(concat!(
         "SELECT ",
         columns!(),
-        " FROM incidents WHERE dedup_key = ? AND status <> 'closed'"
+        " FROM incidents WHERE dedup_key = ? AND ",
+        not_final!()
     ))
     .bind(key)
     .fetch_optional(conn)
@@ -185,8 +214,10 @@ pub(super) async fn touch(
     // on either side lose to a present one.
     let row = sqlx::query(concat!(
         "UPDATE incidents SET count = count + ?1, last_seen = MAX(last_seen, ?2), \
-         peak = MAX(COALESCE(peak, ?3), COALESCE(?3, peak)), version = version + 1 \
-         WHERE id = ?4 RETURNING ",
+         peak = MAX(COALESCE(peak, ?3), COALESCE(?3, peak)) \
+         WHERE id = ?4 AND ",
+        not_final!(),
+        " RETURNING ",
         columns!()
     ))
     .bind(evidence)
@@ -197,7 +228,14 @@ pub(super) async fn touch(
     .await?;
     match row {
         Some(row) => incident(&row),
-        None => Err(StoreError::NotFound(format!("incident {id}"))),
+        // A final incident stays final, so what this finds is still true.
+        None => match get(pool, id).await? {
+            Some(i) => Err(StoreError::Conflict(format!(
+                "incident {id} is {}; cannot add evidence",
+                i.status.as_str()
+            ))),
+            None => Err(StoreError::NotFound(format!("incident {id}"))),
+        },
     }
 }
 
@@ -222,10 +260,16 @@ pub(super) async fn list(pool: &SqlitePool, filter: &IncidentFilter) -> StoreRes
         " FROM incidents WHERE 1 = 1"
     ));
     if filter.open_only {
-        qb.push(" AND status <> 'closed'");
+        qb.push(concat!(" AND ", not_final!()));
     }
     if let Some(district) = &filter.district {
         qb.push(" AND district = ").push_bind(district.as_str());
+    }
+    if let Some(department) = &filter.department {
+        qb.push(" AND department = ").push_bind(department.as_str());
+    }
+    if let Some(status) = filter.status {
+        qb.push(" AND status = ").push_bind(status.as_str());
     }
     qb.push(" ORDER BY opened_at DESC, id DESC");
     if filter.limit > 0 {

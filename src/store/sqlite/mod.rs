@@ -15,6 +15,7 @@
 mod incidents;
 mod query;
 mod rule_state;
+mod users;
 mod write;
 
 use super::*;
@@ -231,6 +232,15 @@ impl Store for SqliteStore {
         incidents::refire(&self.writer, id, at, actor).await
     }
 
+    async fn transition(
+        &self,
+        id: IncidentId,
+        expected_version: i64,
+        t: &Transition,
+    ) -> StoreResult<Incident> {
+        incidents::transition(&self.writer, id, expected_version, t).await
+    }
+
     async fn incident_events(&self, id: IncidentId) -> StoreResult<Vec<IncidentEvent>> {
         incidents::events(&self.reader, id).await
     }
@@ -249,6 +259,55 @@ impl Store for SqliteStore {
 
     async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>> {
         incidents::list(&self.reader, filter).await
+    }
+
+    async fn create_user(&self, user: &NewUser) -> StoreResult<()> {
+        users::create_user(&self.writer, user).await
+    }
+
+    async fn set_password(&self, name: &str, password_hash: &str) -> StoreResult<()> {
+        users::set_password(&self.writer, name, password_hash).await
+    }
+
+    async fn set_user_disabled(&self, name: &str, disabled: bool) -> StoreResult<()> {
+        users::set_disabled(&self.writer, name, disabled).await
+    }
+
+    async fn user(&self, name: &str) -> StoreResult<Option<User>> {
+        users::get_user(&self.reader, name).await
+    }
+
+    async fn users(&self) -> StoreResult<Vec<User>> {
+        users::list_users(&self.reader).await
+    }
+
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+        users::create_session(&self.writer, session).await
+    }
+
+    async fn session(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<Session>> {
+        users::session(&self.reader, token_hash, now).await
+    }
+
+    async fn touch_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<bool> {
+        users::touch_session(&self.writer, token_hash, now, expires_at).await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool> {
+        users::delete_session(&self.writer, token_hash).await
+    }
+
+    async fn delete_sessions_of(&self, user: &str) -> StoreResult<u64> {
+        users::delete_sessions_of(&self.writer, user).await
+    }
+
+    async fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<u64> {
+        users::delete_expired(&self.writer, now).await
     }
 }
 

@@ -1,6 +1,8 @@
-//! PostgreSQL incident transitions: clear, severity, refire. Each runs in one transaction
-//! that row-locks the incident (`FOR UPDATE`), asks [`transitions`] what changes, updates
-//! and appends the events, so concurrent changes of one incident queue up, not interleave.
+//! PostgreSQL incident transitions: clear, severity, refire and lifecycle moves. Each runs
+//! in one transaction that row-locks the incident (`FOR UPDATE`), asks [`transitions`]
+//! what changes, updates and appends the events, so concurrent changes of one incident
+//! queue up, not interleave. A change that waited for the lock reads the row as the one
+//! before it left it, so a lifecycle move decided on the old version gets a `Conflict`.
 
 use super::{append_event, incident, open_by_key};
 use crate::model::*;
@@ -45,6 +47,7 @@ pub(in crate::store::postgres) async fn clear(
         "UPDATE incidents SET cleared_at = COALESCE(cleared_at, $1), \
          status = CASE WHEN $2 THEN 'closed' ELSE status END, \
          closed_at = CASE WHEN $2 THEN $1 ELSE closed_at END, \
+         due_at = CASE WHEN $2 THEN NULL ELSE due_at END, \
          version = version + 1 WHERE id = $3 RETURNING ",
         columns!()
     ))
@@ -113,4 +116,46 @@ pub(in crate::store::postgres) async fn refire(
     append_event(&mut tx, &event).await?;
     tx.commit().await?;
     Ok(refired)
+}
+
+pub(in crate::store::postgres) async fn transition(
+    pool: &PgPool,
+    id: IncidentId,
+    expected_version: i64,
+    t: &Transition,
+) -> StoreResult<Incident> {
+    let h = &t.handling;
+    let opt_pg = |t: Option<Timestamp>| t.map(to_pg).transpose();
+    let (due_at, extension_requested) = (opt_pg(h.due_at)?, opt_pg(h.extension_requested)?);
+    let closed_at = opt_pg(t.closed_at)?;
+    let mut tx = pool.begin().await?;
+    let current = lock_by_id(&mut tx, id).await?;
+    let event = match transitions::transition(&current, expected_version, t) {
+        Ok(event) => event,
+        Err(e) => {
+            tx.rollback().await?;
+            return Err(e);
+        }
+    };
+    let row = sqlx::query(concat!(
+        "UPDATE incidents SET status = $1, department = $2, due_at = $3, supervision = $4, \
+         merged_into = $5, suspended_from = $6, extension_requested = $7, closed_at = $8, \
+         version = version + 1 WHERE id = $9 RETURNING ",
+        columns!()
+    ))
+    .bind(t.status.as_str())
+    .bind(h.department.as_deref())
+    .bind(due_at)
+    .bind(h.supervision)
+    .bind(h.merged_into.map(|m| m.0))
+    .bind(h.suspended_from.map(IncidentStatus::as_str))
+    .bind(extension_requested)
+    .bind(closed_at)
+    .bind(id.0)
+    .fetch_one(&mut *tx)
+    .await?;
+    let moved = incident(&row)?;
+    append_event(&mut tx, &event).await?;
+    tx.commit().await?;
+    Ok(moved)
 }

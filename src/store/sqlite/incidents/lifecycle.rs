@@ -1,5 +1,7 @@
-//! SQLite incident transitions: clear, severity, refire. Each runs in one `BEGIN IMMEDIATE`
-//! transaction: read the incident, ask [`transitions`] what changes, update, append events.
+//! SQLite incident transitions: clear, severity, refire and lifecycle moves. Each runs in
+//! one `BEGIN IMMEDIATE` transaction: read the incident, ask [`transitions`] what changes,
+//! update, append events. The write lock is held from the read on, so a version read here
+//! is still the version when the update lands.
 
 use super::{BEGIN_WRITE, append_event, incident, open_by_key};
 use crate::model::*;
@@ -42,6 +44,7 @@ pub(in crate::store::sqlite) async fn clear(
         "UPDATE incidents SET cleared_at = COALESCE(cleared_at, ?1), \
          status = CASE WHEN ?2 THEN 'closed' ELSE status END, \
          closed_at = CASE WHEN ?2 THEN ?1 ELSE closed_at END, \
+         due_at = CASE WHEN ?2 THEN NULL ELSE due_at END, \
          version = version + 1 WHERE id = ?3 RETURNING ",
         columns!()
     ))
@@ -109,4 +112,43 @@ pub(in crate::store::sqlite) async fn refire(
     append_event(&mut tx, &event).await?;
     tx.commit().await?;
     Ok(refired)
+}
+
+pub(in crate::store::sqlite) async fn transition(
+    pool: &SqlitePool,
+    id: IncidentId,
+    expected_version: i64,
+    t: &Transition,
+) -> StoreResult<Incident> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    let current = by_id(&mut tx, id).await?;
+    let event = match transitions::transition(&current, expected_version, t) {
+        Ok(event) => event,
+        Err(e) => {
+            tx.rollback().await?;
+            return Err(e);
+        }
+    };
+    let h = &t.handling;
+    let row = sqlx::query(concat!(
+        "UPDATE incidents SET status = ?, department = ?, due_at = ?, supervision = ?, \
+         merged_into = ?, suspended_from = ?, extension_requested = ?, closed_at = ?, \
+         version = version + 1 WHERE id = ? RETURNING ",
+        columns!()
+    ))
+    .bind(t.status.as_str())
+    .bind(h.department.as_deref())
+    .bind(h.due_at.map(Timestamp::micros))
+    .bind(h.supervision)
+    .bind(h.merged_into.map(|m| m.0.to_string()))
+    .bind(h.suspended_from.map(IncidentStatus::as_str))
+    .bind(h.extension_requested.map(Timestamp::micros))
+    .bind(t.closed_at.map(Timestamp::micros))
+    .bind(id.0.to_string())
+    .fetch_one(&mut *tx)
+    .await?;
+    let moved = incident(&row)?;
+    append_event(&mut tx, &event).await?;
+    tx.commit().await?;
+    Ok(moved)
 }
