@@ -19,5 +19,6 @@ echo "== shipped rules: check and test"
 cargo run --quiet --locked --bin cityops -- rules check rules
 cargo run --quiet --locked --bin cityops -- rules test rules
 echo
-cargo nextest run --workspace --locked --profile ci
 cargo test --workspace --doc --locked
+# Last, so its summary is the run's closing line.
+cargo nextest run --workspace --locked --profile ci
