@@ -22,4 +22,12 @@ if [ "${need_nextest:-0}" = 1 ]; then
   cargo install --locked cargo-nextest
 fi
 
+# The OpenAPI document is validated by the reference validator and fuzzed by
+# schemathesis (tests/openapi.rs).
+if ! python3 -c "import openapi_spec_validator, schemathesis" >/dev/null 2>&1; then
+  echo "== installing openapi-spec-validator and schemathesis"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    openapi-spec-validator schemathesis
+fi
+
 bash scripts/test-postgres.sh

@@ -38,6 +38,41 @@ pub struct Config {
     pub rules: RulesConfig,
     pub auth: AuthConfig,
     pub desk: DeskConfig,
+    pub reports: ReportsConfig,
+}
+
+/// People's reports and their photos (`incidents::reports`, docs/reports.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// Directory the uploaded photos are stored in; a relative path is taken under the
+    /// data directory (`serve --data`, so `data/photos` by default).
+    pub photo_dir: PathBuf,
+    /// Largest photo accepted, in bytes; a larger one is refused with 413.
+    pub max_photo_bytes: usize,
+    /// Most photos one incident may have.
+    pub max_photos: u32,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        Self {
+            photo_dir: PathBuf::from("photos"),
+            max_photo_bytes: 8 << 20,
+            max_photos: 6,
+        }
+    }
+}
+
+impl ReportsConfig {
+    /// The photo directory, with a relative path placed under `data_dir`.
+    pub fn photo_dir(&self, data_dir: &Path) -> PathBuf {
+        if self.photo_dir.is_absolute() {
+            self.photo_dir.clone()
+        } else {
+            data_dir.join(&self.photo_dir)
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -452,6 +487,15 @@ impl Config {
         }
         if self.rules.tick_ms == 0 {
             return bad("rules.tick_ms", "must be at least 1");
+        }
+        if self.reports.max_photo_bytes == 0 || self.reports.max_photo_bytes > 64 << 20 {
+            return bad("reports.max_photo_bytes", "must be between 1 and 64 MiB");
+        }
+        if self.reports.max_photos == 0 || self.reports.max_photos > 100 {
+            return bad("reports.max_photos", "must be between 1 and 100");
+        }
+        if self.reports.photo_dir.as_os_str().is_empty() {
+            return bad("reports.photo_dir", "must not be empty");
         }
         self.validate_auth()?;
         if !(self.database.url.starts_with("sqlite:")

@@ -240,6 +240,15 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         clock.clone(),
         &config.auth,
     ));
+    let reports = Arc::new(
+        crate::incidents::reports::Reports::new(
+            &city,
+            &config.reports,
+            &data_dir,
+            desk_wake.clone(),
+        )
+        .context("creating the photo directory")?,
+    );
     let state = crate::api::AppState {
         auth,
         store: store.clone(),
@@ -252,6 +261,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         desk: desk.clone(),
         clock: clock.clone(),
         events: live_tx.clone(),
+        reports,
         metrics,
         max_body_bytes: config
             .http

@@ -207,7 +207,8 @@ async fn readings_raise_graded_incidents_and_a_storm_makes_one() {
             .await;
     }
     p.flush().await;
-    let last = eventually("all the storm's evidence counted", WAIT, || async {
+    // Generous: 10,000 readings through the broker on a busy machine.
+    let last = eventually("all the storm's evidence counted", 4 * WAIT, || async {
         let l = incidents_of(&c, &s.id).await;
         (l.len() == 1 && l[0]["count"].as_i64() == Some(10_002)).then(|| l[0].clone())
     })

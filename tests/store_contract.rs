@@ -7,11 +7,13 @@
 //! `CITYOPS_TEST_PG_ADMIN_URL` (default below; `scripts/test-postgres.sh` sets one up).
 //! Without a server the PostgreSQL tests are skipped, unless `CI` is set: then they fail.
 
+use attachments::*;
 use cityops::model::*;
 use cityops::store::{
     IncidentFilter, IngestBatch, NewIncident, PgStore, SharedStore, SqliteStore, Store,
 };
 use closed_loop::*;
+use evaluation::*;
 use handling::*;
 use incidents::*;
 use lifecycle::*;
@@ -19,10 +21,14 @@ use std::sync::Arc;
 use support::*;
 use users::*;
 
+#[path = "store_contract/attachments.rs"]
+mod attachments;
 #[path = "store_contract/backend_specific.rs"]
 mod backend_specific;
 #[path = "store_contract/closed_loop.rs"]
 mod closed_loop;
+#[path = "store_contract/evaluation.rs"]
+mod evaluation;
 #[path = "store_contract/handling.rs"]
 mod handling;
 #[path = "store_contract/incidents.rs"]
@@ -445,6 +451,12 @@ macro_rules! store_contract_tests {
             two_dispatchers_at_once_one_wins,
             desk_dispatches_red_and_orange_at_once,
             overdue_incidents_are_escalated_across_a_weekend,
+            reports_are_recorded_once_with_their_contact,
+            attachments_round_trip_and_are_logged,
+            attachments_are_bounded_and_final_incidents_take_none,
+            concurrent_attachments_keep_the_limit,
+            evaluation_figures_by_department_and_area,
+            evaluation_figures_by_post_scope_and_bounds,
         ]);
     };
     (@each $backend:ident, $make:path, [$($name:ident),* $(,)?]) => {

@@ -18,7 +18,7 @@ impl FromRef<AppState> for Arc<Auth> {
 }
 
 /// The login body. Unknown fields are refused, so a typo never passes silently.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
     user: String,

@@ -6,8 +6,12 @@ mod actions;
 mod admin;
 mod auth;
 mod error;
+mod evaluation;
 mod health;
+mod open311;
+pub mod openapi;
 mod pages;
+mod reports;
 mod rest;
 mod ws;
 
@@ -44,6 +48,8 @@ pub struct AppState {
     pub clock: crate::clock::SharedClock,
     /// Incident changes made through the API, for the live feed.
     pub events: mpsc::Sender<crate::live::LiveEvent>,
+    /// People's reports and photos: photo directory and limits, grid points, desk wake-up.
+    pub reports: Arc<crate::incidents::reports::Reports>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -63,14 +69,25 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/incidents/{id}", get(rest::incident))
         .route("/api/v1/incidents/{id}/events", get(admin::incident_events))
         .route("/api/v1/incidents/{id}/actions", post(actions::post_action))
+        .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/admin/rules/reload", post(admin::reload_rules))
         .route(
             "/api/v1/video-alerts",
             post(rest::post_video_alert).get(rest::video_alerts),
         )
         .route("/api/v1/dead-letters", get(rest::dead_letters))
+        .route("/api/v1/evaluation", get(evaluation::evaluation))
+        .route("/api/v1/reports", post(reports::post_report))
+        .route("/api/v1/incidents/{id}/report", get(reports::get_report))
+        .route("/api/v1/photos/{id}", get(reports::get_photo))
+        .nest("/open311/v2", open311::routes())
         .route("/api/v1/city/{layer}", get(rest::city_layer))
         .fallback(error::not_found)
         .layer(limit)
+        // Photo uploads carry their own, larger limit (`reports.*` config).
+        .merge(reports::photo_routes(
+            state.reports.max_photo_bytes,
+            state.reports.max_photos,
+        ))
         .with_state(state)
 }

@@ -47,7 +47,7 @@ pub fn plausible_token(token: &str) -> bool {
 }
 
 /// A user as the pages see them (login answer, `GET /api/v1/me`): no hash, no flags.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: String,
     pub display_name: String,
@@ -73,7 +73,7 @@ impl From<&User> for UserView {
 }
 
 /// A successful login: the token (only ever shown here) and what goes with it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LoggedIn {
     pub token: String,
     pub csrf_token: String,

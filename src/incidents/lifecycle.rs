@@ -23,7 +23,7 @@ use serde::Deserialize;
 /// What someone asks to do with an incident. In JSON: `{"command": "dispatch",
 /// "department": "water-d0"}`; unknown fields are rejected, so a body cannot smuggle in
 /// `status`, `version` or a department where none belongs.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
     /// 立案.
@@ -306,9 +306,8 @@ pub fn decide(
         }
         C::Start {} => {
             from_any(&[S::Acknowledged, S::Rework])?;
-            if from == S::Rework {
-                h.due_at = due.handle.or(h.due_at);
-            }
+            // After a rework the handling due time stands as it was (counted from the
+            // dispatch, or moved by a granted extension).
             S::Handling
         }
         C::Feedback { note: n } => {

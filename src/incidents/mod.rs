@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod desk;
 pub mod lifecycle;
 pub mod limits;
+pub mod reports;
 pub mod routing;
 mod stage;
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The roles of DOMAIN.md. What each may do is decided in one place
 /// (`incidents::lifecycle`), on the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Manages users and configuration; takes no part in the loop.

@@ -29,6 +29,14 @@ macro_rules! string_id {
                 write!(f, "{}({:?})", stringify!($name), &*self.0)
             }
         }
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $name {}
         impl std::borrow::Borrow<str> for $name {
             fn borrow(&self) -> &str {
                 &self.0
@@ -47,8 +55,11 @@ string_id!(
 );
 
 /// An incident id: a UUIDv7, so ids from several nodes never collide and sort by creation.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
+#[schema(value_type = String, format = Uuid)]
 pub struct IncidentId(pub uuid::Uuid);
 
 impl IncidentId {

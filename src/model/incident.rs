@@ -4,7 +4,19 @@ use super::{IncidentId, Location, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Warning level (预警等级), most severe first: 红 I, 橙 II, 黄 III, 蓝 IV.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Red,
@@ -32,7 +44,7 @@ impl Severity {
 /// Where an incident stands in the closed loop (GB/T 30428.8: 发现 → 立案 → 派遣 → 签收 →
 /// 处置 → 反馈 → 核查 → 结案, with the states real systems add). `incidents::lifecycle`
 /// decides which moves are allowed to whom.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {
     /// 发现: raised by a rule, an alert or a report; not yet filed.
@@ -109,7 +121,7 @@ impl IncidentStatus {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Incident {
     pub id: IncidentId,
     /// At most one incident that is not final (closed, rejected, merged) exists per key (a unique index in the
@@ -148,7 +160,7 @@ pub struct Incident {
 
 /// The closed-loop fields of an incident, changed only through
 /// `incidents::lifecycle` (one writer per incident).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Handling {
     /// The department (部门) it is dispatched to, if any.
     pub department: Option<String>,
@@ -166,7 +178,7 @@ pub struct Handling {
 
 /// One recorded change of an incident. The log is append-only: rows are never updated or
 /// deleted, so it answers "who changed what, when" after the fact.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IncidentEvent {
     pub incident: IncidentId,
     /// Event time of the change (the data's time, not the wall clock).

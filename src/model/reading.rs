@@ -5,7 +5,7 @@ use super::{CameraId, SensorId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// A WGS84 position with where it falls in the city's administrative tree.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Location {
     pub lon: f64,
     pub lat: f64,
@@ -18,7 +18,7 @@ pub struct Location {
 }
 
 /// One metric a sensor reports, with the range a real device can produce.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetricSpec {
     pub name: String,
     pub unit: String,
@@ -28,7 +28,7 @@ pub struct MetricSpec {
 }
 
 /// A sensor of the city registry.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SensorInfo {
     pub id: SensorId,
     /// Kind, e.g. `water_level`, `gas`, `manhole_cover`.
@@ -45,7 +45,7 @@ impl SensorInfo {
 }
 
 /// A video camera of the city registry.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CameraInfo {
     pub id: CameraId,
     pub name: String,
@@ -54,7 +54,7 @@ pub struct CameraInfo {
 
 /// One validated measurement. Unique by (sensor, metric, time): a redelivered message
 /// writes nothing new.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reading {
     pub sensor: SensorId,
     pub metric: String,
@@ -63,7 +63,7 @@ pub struct Reading {
 }
 
 /// An alert pushed by a video-AI platform. Unique by `source_id`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VideoAlert {
     /// The platform's own id for the alert; redeliveries carry the same one.
     pub source_id: String,
@@ -79,7 +79,7 @@ pub struct VideoAlert {
 
 /// Why a message was rejected. The string form is the `reason` label of the
 /// `cityops_ingest_rejected_total` metric and of the dead-letter table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectReason {
     /// Not parseable as any accepted payload form, or missing required fields.

@@ -33,6 +33,7 @@ pub(crate) fn sqlite() -> Migrator {
             "../../migrations/sqlite/0003_incident_handling.sql"
         ),
         migration!(4, "users", "../../migrations/sqlite/0004_users.sql"),
+        migration!(5, "reports", "../../migrations/sqlite/0005_reports.sql"),
     ])
 }
 
@@ -61,5 +62,6 @@ pub(crate) fn postgres() -> Migrator {
             "../../migrations/postgres/0006_incident_handling.sql"
         ),
         migration!(7, "users", "../../migrations/postgres/0007_users.sql"),
+        migration!(8, "reports", "../../migrations/postgres/0008_reports.sql"),
     ])
 }

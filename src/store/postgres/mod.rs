@@ -6,6 +6,8 @@
 //! `migrations/postgres/`. Bulk writes bind one array per column and `UNNEST` them, which
 //! keeps a 5000-row insert to four parameters and one round trip.
 
+mod attachments;
+mod evaluation;
 mod incidents;
 mod partitions;
 mod query;
@@ -263,5 +265,35 @@ impl Store for PgStore {
 
     async fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<u64> {
         users::delete_expired(&self.pool, now).await
+    }
+
+    async fn evaluation(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        by: EvaluationGroup,
+        scope: &EvaluationScope,
+    ) -> StoreResult<Vec<EvaluationRow>> {
+        evaluation::evaluation(&self.pool, from, to, by, scope).await
+    }
+
+    async fn record_report(&self, report: &ReportRecord) -> StoreResult<()> {
+        attachments::record_report(&self.pool, report).await
+    }
+
+    async fn report(&self, dedup_key: &str) -> StoreResult<Option<ReportRecord>> {
+        attachments::report(&self.pool, dedup_key).await
+    }
+
+    async fn add_attachment(&self, attachment: &Attachment, max: u32) -> StoreResult<()> {
+        attachments::add(&self.pool, attachment, max).await
+    }
+
+    async fn attachments(&self, incident: IncidentId) -> StoreResult<Vec<Attachment>> {
+        attachments::list(&self.pool, incident).await
+    }
+
+    async fn attachment(&self, id: AttachmentId) -> StoreResult<Option<Attachment>> {
+        attachments::get(&self.pool, id).await
     }
 }

@@ -12,6 +12,8 @@
 //! their own that WAL lets run beside the writer. `sqlite::memory:` uses one connection for
 //! everything: each connection would otherwise see its own empty database.
 
+mod attachments;
+mod evaluation;
 mod incidents;
 mod query;
 mod rule_state;
@@ -308,6 +310,36 @@ impl Store for SqliteStore {
 
     async fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<u64> {
         users::delete_expired(&self.writer, now).await
+    }
+
+    async fn evaluation(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        by: EvaluationGroup,
+        scope: &EvaluationScope,
+    ) -> StoreResult<Vec<EvaluationRow>> {
+        evaluation::evaluation(&self.reader, from, to, by, scope).await
+    }
+
+    async fn record_report(&self, report: &ReportRecord) -> StoreResult<()> {
+        attachments::record_report(&self.writer, report).await
+    }
+
+    async fn report(&self, dedup_key: &str) -> StoreResult<Option<ReportRecord>> {
+        attachments::report(&self.reader, dedup_key).await
+    }
+
+    async fn add_attachment(&self, attachment: &Attachment, max: u32) -> StoreResult<()> {
+        attachments::add(&self.writer, attachment, max).await
+    }
+
+    async fn attachments(&self, incident: IncidentId) -> StoreResult<Vec<Attachment>> {
+        attachments::list(&self.reader, incident).await
+    }
+
+    async fn attachment(&self, id: AttachmentId) -> StoreResult<Option<Attachment>> {
+        attachments::get(&self.reader, id).await
     }
 }
 

@@ -1,0 +1,256 @@
+//! The OpenAPI 3.1 document of the HTTP API, served at `/api/v1/openapi.json`.
+//!
+//! The paths are described here, in one place, by stubs carrying `#[utoipa::path]`; the
+//! schemas come from the domain types themselves (`ToSchema`), so a changed type changes
+//! the document. `tests/openapi.rs` checks that every route of the router is described
+//! and that the document validates.
+
+#![allow(dead_code)] // the stubs exist for their attributes only
+
+use super::auth::LoginBody;
+use crate::auth::session::{LoggedIn, UserView};
+use crate::incidents::lifecycle::Command;
+use crate::model::{
+    CameraInfo, Handling, Incident, IncidentEvent, IncidentStatus, Location, MetricSpec, Reading,
+    RejectReason, Role, SensorInfo, Severity, VideoAlert,
+};
+use crate::store::{EvaluationRow, LatestValue, SensorState};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// Every error: a machine code and a human message.
+#[derive(ToSchema)]
+pub struct ErrorBody {
+    /// e.g. `not_found`, `forbidden`, `conflict`, `invalid_command`, `unauthenticated`.
+    code: String,
+    message: String,
+}
+
+/// A 409 from a closed-loop command: the current incident comes along.
+#[derive(ToSchema)]
+pub struct ConflictBody {
+    /// `conflict` (changed meanwhile) or `not_allowed_now` (not from its state).
+    code: String,
+    message: String,
+    incident: Incident,
+}
+
+/// The answer of a rules reload.
+#[derive(ToSchema)]
+pub struct ReloadBody {
+    rules: u64,
+    unchanged: u64,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "alive")))]
+fn healthz() {}
+
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = 200, description = "broker and database usable"),
+    (status = 503, description = "not ready; the body says why")))]
+fn readyz() {}
+
+#[utoipa::path(get, path = "/metrics", tag = "health", responses(
+    (status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+fn metrics() {}
+
+#[utoipa::path(post, path = "/api/v1/login", tag = "auth", request_body = LoginBody, responses(
+    (status = 200, body = LoggedIn, description = "signed in; also sets the session cookie"),
+    (status = 401, body = ErrorBody, description = "not signed in"), (status = 422, body = ErrorBody, description = "invalid"), (status = 429, body = ErrorBody, description = "too many attempts")))]
+fn login() {}
+
+#[utoipa::path(post, path = "/api/v1/logout", tag = "auth", security(("bearer" = []), ("cookie" = [])), responses(
+    (status = 204, description = "signed out"), (status = 401, body = ErrorBody, description = "not signed in"), (status = 403, body = ErrorBody, description = "forbidden")))]
+fn logout() {}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = []), ("cookie" = [])), responses(
+    (status = 200, body = UserView, description = "OK"), (status = 401, body = ErrorBody, description = "not signed in")))]
+fn me() {}
+
+#[utoipa::path(get, path = "/api/v1/sensors", tag = "sensors", security(("bearer" = []), ("cookie" = [])),
+    params(("kind" = Option<String>, Query), ("district" = Option<String>, Query)),
+    responses((status = 200, body = Vec<SensorState>, description = "OK"), (status = 401, body = ErrorBody, description = "not signed in")))]
+fn sensors() {}
+
+#[utoipa::path(get, path = "/api/v1/sensors/{id}/readings", tag = "sensors", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path), ("from" = Option<String>, Query, description = "RFC 3339"),
+           ("to" = Option<String>, Query, description = "RFC 3339"), ("metric" = Option<String>, Query),
+           ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000)),
+    responses((status = 200, body = Vec<Reading>, description = "OK"), (status = 400, body = ErrorBody, description = "bad request"),
+              (status = 401, body = ErrorBody, description = "not signed in"), (status = 404, body = ErrorBody, description = "not found")))]
+fn readings() {}
+
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", security(("bearer" = []), ("cookie" = [])),
+    params(("open" = Option<bool>, Query), ("district" = Option<String>, Query),
+           ("limit" = Option<u32>, Query, maximum = 10000)),
+    responses((status = 200, body = Vec<Incident>, description = "newest first, within the user's jurisdiction"),
+              (status = 401, body = ErrorBody, description = "not signed in")))]
+fn incidents() {}
+
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = Incident, description = "OK"), (status = 400, body = ErrorBody, description = "bad request"),
+              (status = 401, body = ErrorBody, description = "not signed in"), (status = 404, body = ErrorBody, description = "not found")))]
+fn incident() {}
+
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/events", tag = "incidents", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = Vec<IncidentEvent>, description = "oldest first"),
+              (status = 400, body = ErrorBody, description = "bad request"), (status = 401, body = ErrorBody, description = "not signed in"), (status = 404, body = ErrorBody, description = "not found")))]
+fn incident_events() {}
+
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/actions", tag = "incidents", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, format = Uuid),
+           ("If-Match" = Option<String>, Header, description = "the version the console saw, e.g. \"7\"")),
+    request_body = Command,
+    responses((status = 200, body = Incident, description = "OK"), (status = 400, body = ErrorBody, description = "bad request"), (status = 401, body = ErrorBody, description = "not signed in"),
+              (status = 403, body = ErrorBody, description = "forbidden"), (status = 404, body = ErrorBody, description = "not found"),
+              (status = 409, body = ConflictBody, description = "conflict"), (status = 422, body = ErrorBody, description = "invalid")))]
+fn incident_action() {}
+
+#[utoipa::path(post, path = "/api/v1/admin/rules/reload", tag = "rules", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = ReloadBody, description = "OK"), (status = 401, body = ErrorBody, description = "not signed in"), (status = 403, body = ErrorBody, description = "forbidden"),
+              (status = 422, body = ErrorBody, description = "the rule set has errors; the running one stays")))]
+fn reload_rules() {}
+
+#[utoipa::path(post, path = "/api/v1/video-alerts", tag = "ingest", request_body(content = String, content_type = "application/json",
+        description = "a video-AI alert: {id, camera_id, event_type, confidence, time, snapshot_url?} (docs/ingest.md)"),
+    responses((status = 201, description = "stored"), (status = 200, description = "already stored (duplicate)"),
+              (status = 413, body = ErrorBody, description = "too large"), (status = 422, body = ErrorBody, description = "rejected; `code` is the reason"),
+              (status = 503, body = ErrorBody, description = "unavailable")))]
+fn post_video_alert() {}
+
+#[utoipa::path(get, path = "/api/v1/video-alerts", tag = "ingest", security(("bearer" = []), ("cookie" = [])),
+    params(("limit" = Option<u32>, Query)),
+    responses((status = 200, body = Vec<VideoAlert>, description = "OK"), (status = 401, body = ErrorBody, description = "not signed in")))]
+fn video_alerts() {}
+
+#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "ingest", security(("bearer" = []), ("cookie" = [])),
+    params(("limit" = Option<u32>, Query)),
+    responses((status = 200, description = "rejected messages with reason and raw bytes"), (status = 401, body = ErrorBody, description = "not signed in")))]
+fn dead_letters() {}
+
+#[utoipa::path(get, path = "/api/v1/city/{layer}", tag = "city", security(("bearer" = []), ("cookie" = [])),
+    params(("layer" = String, Path, description = "districts.geojson, streets.geojson, grids.geojson, sensors.geojson or cameras.geojson")),
+    responses((status = 200, description = "GeoJSON (RFC 7946)", content_type = "application/geo+json"),
+              (status = 401, body = ErrorBody, description = "not signed in"), (status = 404, body = ErrorBody, description = "not found")))]
+fn city_layer() {}
+
+#[utoipa::path(get, path = "/ws", tag = "live", security(("bearer" = []), ("cookie" = [])),
+    params(("epoch" = Option<String>, Query), ("since" = Option<u64>, Query)),
+    responses((status = 101, description = "WebSocket: snapshot, then ordered deltas (docs/live-protocol.md)"),
+              (status = 401, body = ErrorBody, description = "not signed in"), (status = 403, body = ErrorBody, description = "another site's page")))]
+fn ws() {}
+
+#[utoipa::path(get, path = "/api/v1/evaluation", tag = "evaluation", security(("bearer" = []), ("cookie" = [])),
+    params(("from" = String, Query, description = "RFC 3339, inclusive"), ("to" = String, Query, description = "RFC 3339, exclusive"),
+           ("by" = Option<String>, Query, description = "department (default), district, street or post"),
+           ("format" = Option<String>, Query, description = "json (default) or csv")),
+    responses((status = 200, description = "the figures of docs/evaluation.md per group; CSV with a BOM when format=csv"),
+              (status = 400, body = ErrorBody, description = "bad parameters"), (status = 401, body = ErrorBody, description = "not signed in"),
+              (status = 403, body = ErrorBody, description = "forbidden")))]
+fn evaluation() {}
+
+#[utoipa::path(post, path = "/api/v1/reports", tag = "reports", security(("bearer" = []), ("cookie" = [])),
+    request_body(content = String, content_type = "application/json",
+        description = "{category, location: {lon, lat} | {grid}, description, severity?, channel?, reporter_contact?, address?} (docs/reports.md)"),
+    responses((status = 201, body = Incident, description = "a discovered incident"), (status = 401, body = ErrorBody, description = "not signed in"),
+              (status = 403, body = ErrorBody, description = "forbidden"), (status = 422, body = ErrorBody, description = "invalid")))]
+fn post_report() {}
+
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/report", tag = "reports", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, description = "channel, reporter, address; contact only for dispatchers and duty officers"),
+              (status = 400, body = ErrorBody, description = "bad request"), (status = 401, body = ErrorBody, description = "not signed in"),
+              (status = 404, body = ErrorBody, description = "not found")))]
+fn get_report() {}
+
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/photos", tag = "reports", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    request_body(content = String, content_type = "multipart/form-data", description = "one or more `photo` fields: JPEG, PNG or WebP"),
+    responses((status = 201, description = "stored"), (status = 400, body = ErrorBody, description = "bad request"),
+              (status = 401, body = ErrorBody, description = "not signed in"), (status = 404, body = ErrorBody, description = "not found"),
+              (status = 409, body = ErrorBody, description = "the incident is final"), (status = 413, body = ErrorBody, description = "too large"),
+              (status = 415, body = ErrorBody, description = "not an image"), (status = 422, body = ErrorBody, description = "invalid")))]
+fn upload_photos() {}
+
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/photos", tag = "reports", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, description = "the incident's photos"), (status = 400, body = ErrorBody, description = "bad request"),
+              (status = 401, body = ErrorBody, description = "not signed in"), (status = 404, body = ErrorBody, description = "not found")))]
+fn list_photos() {}
+
+#[utoipa::path(get, path = "/api/v1/photos/{id}", tag = "reports", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "the image", content_type = "image/*"), (status = 400, body = ErrorBody, description = "bad request"),
+              (status = 401, body = ErrorBody, description = "not signed in"), (status = 404, body = ErrorBody, description = "not found")))]
+fn get_photo() {}
+
+#[utoipa::path(get, path = "/open311/v2/services.json", tag = "open311", security(("bearer" = [])),
+    responses((status = 200, description = "Open311 GeoReport v2 service list (the category catalog)"), (status = 401, description = "not signed in")))]
+fn open311_services() {}
+
+#[utoipa::path(get, path = "/open311/v2/services/{file}", tag = "open311", security(("bearer" = [])),
+    params(("file" = String, Path, description = "<service_code>.json")),
+    responses((status = 200, description = "service definition"), (status = 401, description = "not signed in"), (status = 404, description = "no such service")))]
+fn open311_service() {}
+
+#[utoipa::path(get, path = "/open311/v2/requests.json", tag = "open311", security(("bearer" = [])),
+    params(("service_request_id" = Option<String>, Query), ("service_code" = Option<String>, Query), ("status" = Option<String>, Query),
+           ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
+    responses((status = 200, description = "service requests"), (status = 400, description = "bad request"), (status = 401, description = "not signed in")))]
+fn open311_requests() {}
+
+#[utoipa::path(post, path = "/open311/v2/requests.json", tag = "open311", security(("bearer" = [])),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+        description = "service_code, lat, long, description, address_string?, email?, phone?, first_name?, last_name?, media_url?"),
+    responses((status = 201, description = "[{service_request_id}]"), (status = 400, description = "bad request"), (status = 401, description = "not signed in")))]
+fn open311_post_request() {}
+
+#[utoipa::path(get, path = "/open311/v2/requests/{file}", tag = "open311", security(("bearer" = [])),
+    params(("file" = String, Path, description = "<service_request_id>.json")),
+    responses((status = 200, description = "the request and its status"), (status = 401, description = "not signed in"), (status = 404, description = "no such request")))]
+fn open311_request() {}
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", responses((status = 200, description = "this document")))]
+fn openapi_json() {}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "cityops_session",
+                "the pages' session; state-changing requests also send X-CSRF-Token",
+            ))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "cityops", description = "City operations center: sensors, incidents and the closed loop."),
+    paths(healthz, readyz, metrics, login, logout, me, sensors, readings, incidents, incident,
+          incident_events, incident_action, reload_rules, post_video_alert, video_alerts,
+          dead_letters, city_layer, ws, evaluation, post_report, get_report, upload_photos,
+          list_photos, get_photo, open311_services, open311_service, open311_requests,
+          open311_post_request, open311_request, openapi_json),
+    components(schemas(ErrorBody, ConflictBody, ReloadBody, Incident, Handling, IncidentEvent,
+        IncidentStatus, Severity, Location, Command, SensorState, LatestValue, SensorInfo,
+        MetricSpec, CameraInfo, Reading, VideoAlert, RejectReason, Role, UserView, LoggedIn, LoginBody,
+        EvaluationRow)),
+    modifiers(&Security)
+)]
+pub struct ApiDoc;
+
+/// `GET /api/v1/openapi.json`.
+pub async fn document() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}
