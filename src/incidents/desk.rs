@@ -193,13 +193,16 @@ impl Desk {
         .map(Some)
     }
 
-    /// Supervises (督办) every incident past its due time whose last escalation is more
-    /// than a reminder ago. Returns the incidents it escalated.
+    /// Supervises (督办) every incident past its due time while its department owes a step
+    /// (dispatched: acknowledge; acknowledged, handling, rework: handle — the handling
+    /// limit runs to the department's feedback), again each `reminder` after the last
+    /// escalation while nobody moves it. Returns the incidents it escalated.
     pub async fn escalate_overdue(
         &self,
         store: &SharedStore,
         now: Timestamp,
     ) -> Result<Vec<Incident>, StoreError> {
+        use IncidentStatus as S;
         let open = store
             .incidents(&IncidentFilter {
                 open_only: true,
@@ -208,16 +211,36 @@ impl Desk {
             .await?;
         let mut out = Vec::new();
         for i in open {
+            if !matches!(
+                i.status,
+                S::Dispatched | S::Acknowledged | S::Handling | S::Rework
+            ) {
+                continue;
+            }
             let Some(due) = i.handling.due_at else {
                 continue;
             };
-            // The n-th reminder falls n × reminder after the due time.
-            let next = due.saturating_add_micros(
+            // At the earliest, the n-th escalation falls n reminders after the due time...
+            let earliest = due.saturating_add_micros(
                 self.reminder_micros
                     .saturating_mul(i64::from(i.handling.supervision)),
             );
-            if now < next || i.status == IncidentStatus::Suspended {
+            if now < due || now < earliest {
                 continue;
+            }
+            // ...and a reminder after the one before, so an incident found hours late is
+            // not escalated round after round to catch up.
+            if i.handling.supervision > 0 {
+                let last = store
+                    .incident_events(i.id)
+                    .await?
+                    .iter()
+                    .rev()
+                    .find(|e| e.action == "supervise")
+                    .map(|e| e.at);
+                if last.is_some_and(|l| now < l.saturating_add_micros(self.reminder_micros)) {
+                    continue;
+                }
             }
             let level = escalation_level(i.handling.supervision + 1);
             let late_min = (now.micros() - due.micros()) / 60_000_000;
@@ -239,7 +262,7 @@ impl Desk {
                     tracing::warn!(id = %moved.id, level, late_min, "incident overdue: escalated");
                     out.push(moved);
                 }
-                // Someone acted meanwhile: the next tick looks again.
+                // Someone acted meanwhile: the next round looks again.
                 Err(ActError::Conflict(_))
                 | Err(ActError::Refused(_))
                 | Err(ActError::NotFound(_)) => {}
