@@ -308,7 +308,11 @@ async fn scenario(database_url: Option<String>) {
     clock.set(local("2026-11-30T15:15:00"));
     let v = api.ok("dispatcher", &id, cmd("close")).await;
     assert_eq!(v["status"], "closed");
-    assert_eq!(v["due_at"], Value::Null);
+    assert_eq!(
+        v["due_at"],
+        until.to_rfc3339(),
+        "the due time in force when it closed"
+    );
     assert_eq!(v["closed_at"], local("2026-11-30T15:15:00").to_rfc3339());
     assert_eq!(v["supervision"], 2);
 

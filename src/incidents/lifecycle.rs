@@ -328,7 +328,6 @@ pub fn decide(
         C::Close { note: n } => {
             from_any(&[S::Verified])?;
             note = optional(n, "note")?;
-            h.due_at = None;
             closed_at = Some(now);
             S::Closed
         }
@@ -337,7 +336,6 @@ pub fn decide(
                 return Err(not_now());
             }
             note = Some(required(reason, "reason")?);
-            h.due_at = None;
             closed_at = Some(now);
             S::Closed
         }
@@ -400,9 +398,8 @@ pub fn decide(
             from
         }
     };
-    if to.is_final() {
-        h.due_at = None;
-    }
+    // A final incident keeps the due time in force when it ended: evaluation compares it
+    // with closed_at (按期结案). Nothing escalates a final incident.
     Ok(Transition {
         status: to,
         handling: h,

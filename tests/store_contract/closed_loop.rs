@@ -103,7 +103,11 @@ pub async fn act_walks_the_whole_loop(store: SharedStore) {
     let done = store.incident(inc.id).await.unwrap().unwrap();
     assert_eq!(done.status, IncidentStatus::Closed);
     assert_eq!(done.handling.department.as_deref(), Some("water"));
-    assert_eq!(done.handling.due_at, None);
+    assert_eq!(
+        done.handling.due_at,
+        Some(Timestamp(T0 + 30 * 3600 * SEC)),
+        "the due time in force when it closed (the extension), for evaluation"
+    );
     let log = store.incident_events(inc.id).await.unwrap();
     assert_eq!(
         actions(&log),

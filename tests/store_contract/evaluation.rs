@@ -18,7 +18,7 @@
 //! | G | d1 water | −3d zhang | −3d (outside) | 12h | | 6h, on time |
 //! | H | d2 roads | 11d (after the period) | | | | 11d2h |
 //! | I | d1 — | never filed | | | a rule closes it at 2h | (not a case) |
-//! | J | d2 roads | 7h qian | 7h10m, never acknowledged | 8h | rule:flood auto-closes at 9h | 9h, on time |
+//! | J | d2 roads | 7h qian | 7h10m, never acknowledged | 8h | rule:flood auto-closes at 9h | 9h, late (its due, 8h, still in force) |
 
 use super::*;
 use cityops::incidents::act::act;
@@ -310,16 +310,17 @@ pub async fn evaluation_figures_by_department_and_area(store: SharedStore) {
     //   close (filed → closed) A 4h = 14400, B 2d−2h = 165600, G 3d6h = 280800:
     //   mean 153600; p90 = 165600 + 0.8×115200 = 257760.
     // roads = C, D, F, J (H after the period).
-    //   filed 4; due: closed C, D, J + open F (due 2d) = 4; closed 3, all on time;
-    //   rework C = 1; extended D = 1; overdue 0; suspended F = 1.
-    //   结案率 3/(4−1) = 1, 按期结案率 1, 返工率 1/3.
+    //   filed 4; due: closed C, D, J + open F (due 2d) = 4; closed 3; on time C, D = 2
+    //   (J closed at 9h, past the acknowledge due time of 8h in force when it closed);
+    //   rework C = 1; extended D = 1; overdue J = 1; suspended F = 1.
+    //   结案率 3/(4−1) = 1, 按期结案率 2/3, 返工率 1/3.
     //   ack C 600, D 1200, F 600 (J never): mean 800; p90 = 600 + 0.8×600 = 1080.
     //   close C 1d−3h = 75600, D 2d−4h = 158400, J 2h = 7200: mean 80400;
     //   p90 of [7200, 75600, 158400] = 75600 + 0.8×82800 = 141840.
     assert_eq!(
         evaluate(&store, EvaluationGroup::Department, &all).await,
         [
-            "roads | 4 4 3 3 1 1 0 1 | 1.0000 1.0000 0.3333 | 800.0 1080.0 80400.0 141840.0",
+            "roads | 4 4 3 2 1 1 1 1 | 1.0000 0.6667 0.3333 | 800.0 1080.0 80400.0 141840.0",
             "water | 3 4 3 2 0 0 2 0 | 0.7500 0.5000 0.0000 | 2400.0 3240.0 153600.0 257760.0",
         ]
     );
@@ -329,12 +330,12 @@ pub async fn evaluation_figures_by_department_and_area(store: SharedStore) {
     //   ack A 1800, B 3600, C 600: mean 2000, p90 = 1800 + 0.8×1800 = 3240.
     //   close 14400, 165600, 75600, 280800: mean 134100; p90 at 0.9×3 = 2.7 of the sorted
     //   [14400, 75600, 165600, 280800] = 165600 + 0.7×115200 = 246240.
-    // d2 = D, E, F, J: filed 4; due D, J (closed) + E, F (open) = 4; closed D, J = 2, both
-    //   on time; extended 1; overdue E = 1; suspended F = 1. 结案率 2/(4−1), 按期 2/3,
+    // d2 = D, E, F, J: filed 4; due D, J (closed) + E, F (open) = 4; closed D, J = 2, on
+    //   time D = 1; extended 1; overdue E, J = 2; suspended F = 1. 结案率 2/(4−1), 按期 1/3,
     //   返工率 0/2. ack D 1200, E 1800, F 600: mean 1200, p90 = 1200 + 0.8×600 = 1680.
     //   close D 158400, J 7200: mean 82800, p90 = 7200 + 0.9×151200 = 143280.
     let d1 = "| 3 4 4 3 1 0 1 0 | 1.0000 0.7500 0.2500 | 2000.0 3240.0 134100.0 246240.0";
-    let d2 = "| 4 4 2 2 0 1 1 1 | 0.6667 0.6667 0.0000 | 1200.0 1680.0 82800.0 143280.0";
+    let d2 = "| 4 4 2 1 0 1 2 1 | 0.6667 0.3333 0.0000 | 1200.0 1680.0 82800.0 143280.0";
     assert_eq!(
         evaluate(&store, EvaluationGroup::District, &all).await,
         [format!("d1 {d1}"), format!("d2 {d2}")]
@@ -352,27 +353,28 @@ pub async fn evaluation_figures_by_post_scope_and_bounds(store: SharedStore) {
 
     // By post each event counts for its actor; due, overdue and suspended for whoever
     // acknowledged the incident. Rates are not given by post.
-    //   rule:flood closed J (7200 s). li granted D's extension. lu acknowledged C, D, F
+    //   rule:flood closed J (7200 s), late. li granted D's extension. lu acknowledged C, D, F
     //   (due 3, suspended F; ack 600, 1200, 600). qian filed D, E, F, J. wang sent C back.
     //   wu acknowledged A, B, E, G (due 4, overdue B and E; ack 1800, 3600, 1800).
     //   zhang filed A, B, C, closed A, B, C, D, G (on time all but B): close times 14400,
     //   165600, 75600, 158400, 280800, mean 138960, p90 at 3.6 of the sorted =
-    //   165600 + 0.6×115200 = 234720. J's due has nobody: it was never acknowledged.
+    //   165600 + 0.6×115200 = 234720. J's due and its lateness have nobody: it was never
+    //   acknowledged.
     assert_eq!(
         evaluate(&store, EvaluationGroup::Post, &all).await,
         [
-            "rule:flood | 0 0 1 1 0 0 0 0 | - - - | - - 7200.0 7200.0",
+            "rule:flood | 0 0 1 0 0 0 0 0 | - - - | - - 7200.0 7200.0",
             "user:li | 0 0 0 0 0 1 0 0 | - - - | - - - -",
             "user:lu | 0 3 0 0 0 0 0 1 | - - - | 800.0 1080.0 - -",
             "user:qian | 4 0 0 0 0 0 0 0 | - - - | - - - -",
             "user:wang | 0 0 0 0 1 0 0 0 | - - - | - - - -",
             "user:wu | 0 4 0 0 0 0 2 0 | - - - | 2400.0 3240.0 - -",
             "user:zhang | 3 0 5 4 0 0 0 0 | - - - | - - 138960.0 234720.0",
-            "- | 0 1 0 0 0 0 0 0 | - - - | - - - -",
+            "- | 0 1 0 0 0 0 1 0 | - - - | - - - -",
         ]
     );
 
-    // A district center sees its district's incidents only: d2 = D, F, J (roads) and E
+    // A district center sees its district's incidents only: d2 = D, F, J (roads; J late) and E
     // (water: filed, due, overdue; acknowledged in 1800 s).
     let d2 = EvaluationScope {
         district: Some("d2".into()),
@@ -381,7 +383,7 @@ pub async fn evaluation_figures_by_post_scope_and_bounds(store: SharedStore) {
     let rows = evaluate(&store, EvaluationGroup::Department, &d2).await;
     assert_eq!(rows.len(), 2, "{rows:#?}");
     assert!(
-        rows[0].starts_with("roads | 3 3 2 2 0 1 0 1 "),
+        rows[0].starts_with("roads | 3 3 2 1 0 1 1 1 "),
         "{}",
         rows[0]
     );
@@ -401,7 +403,7 @@ pub async fn evaluation_figures_by_post_scope_and_bounds(store: SharedStore) {
         rows[0],
         "d1 | 1 1 1 1 1 0 0 0 | 1.0000 1.0000 1.0000 | 600.0 600.0 75600.0 75600.0"
     );
-    assert!(rows[1].starts_with("d2 | 3 3 2 2 0 1 0 1 "), "{}", rows[1]);
+    assert!(rows[1].starts_with("d2 | 3 3 2 1 0 1 1 1 "), "{}", rows[1]);
 
     // The period is half-open: in [T0, T0 + 5h) A's close (at 5h) and E's filing (at 5h)
     // fall outside; G closes at 6h. water filed A, B; nothing closed, nothing due (no

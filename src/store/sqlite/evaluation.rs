@@ -19,12 +19,8 @@ macro_rules! evaluation_cte {
         concat!(
             "WITH closes AS ( \
                SELECT e.incident_id, e.actor, \
-                 EXISTS (SELECT 1 FROM incident_events s \
-                   WHERE s.incident_id = e.incident_id AND s.action = 'supervise' \
-                     AND s.actor = 'system' AND s.id < e.id \
-                     AND s.id > COALESCE((SELECT MAX(r.id) FROM incident_events r \
-                       WHERE r.incident_id = e.incident_id AND r.id < e.id \
-                         AND r.action IN ('dispatch', 'grant_extension')), 0)) AS late, \
+                 COALESCE(e.at > (SELECT i.due_at FROM incidents i WHERE i.id = e.incident_id), \
+                   FALSE) AS late, \
                  (e.at - (SELECT MIN(f.at) FROM incident_events f \
                    WHERE f.incident_id = e.incident_id AND f.action = 'file')) / 1e6 AS secs \
                FROM incident_events e \

@@ -47,7 +47,6 @@ pub(in crate::store::postgres) async fn clear(
         "UPDATE incidents SET cleared_at = COALESCE(cleared_at, $1), \
          status = CASE WHEN $2 THEN 'closed' ELSE status END, \
          closed_at = CASE WHEN $2 THEN $1 ELSE closed_at END, \
-         due_at = CASE WHEN $2 THEN NULL ELSE due_at END, \
          version = version + 1 WHERE id = $3 RETURNING ",
         columns!()
     ))
