@@ -128,6 +128,11 @@ async fn the_whole_loop_by_the_people_who_do_it() {
     assert_eq!(first["type"], "snapshot");
     let first = water_live.next(WAIT).await;
     assert_eq!(first["type"], "snapshot");
+    let mut elsewhere_live = Live::connect_with(c.http, &users.tokens["elsewhere"])
+        .await
+        .unwrap();
+    let first = elsewhere_live.next(WAIT).await;
+    assert_eq!(first["type"], "snapshot");
 
     // The other district's center neither lists it nor may act on it.
     let (_, list) = {
@@ -344,6 +349,21 @@ async fn the_whole_loop_by_the_people_who_do_it() {
             );
         }
     }
+    // The other district's center saw none of it, all along.
+    let mut messages = 0;
+    for _ in 0..1000 {
+        let Ok(m) =
+            tokio::time::timeout(Duration::from_millis(500), elsewhere_live.next(WAIT)).await
+        else {
+            break;
+        };
+        messages += 1;
+        for i in m["incidents"].as_array().into_iter().flatten() {
+            assert_ne!(i["id"], id.as_str(), "another district's incident on /ws");
+            assert_eq!(i["location"]["district"], other_district, "{i}");
+        }
+    }
+    assert!(messages > 0, "the other district's feed was live");
     p.close().await;
 }
 
