@@ -14,6 +14,7 @@ pub mod limits;
 pub mod reports;
 pub mod routing;
 mod stage;
+mod toml_reader;
 
 pub use apply::Applier;
 pub use stage::{ReloadOutcome, RulesStage};

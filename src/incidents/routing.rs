@@ -11,7 +11,8 @@
 //! categories over `"*"`; then the earlier route in the file. The winning route's list is
 //! the whole answer: less specific routes are not appended to it.
 
-use super::catalog::{Catalog, FileError, Reader, write_lines};
+use super::catalog::{Catalog, FileError};
+use super::toml_reader::{Reader, write_lines};
 use crate::model::Location;
 use crate::spatial::{Area, City};
 use serde::Deserialize;
