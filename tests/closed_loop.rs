@@ -178,6 +178,7 @@ async fn the_whole_loop_by_the_people_who_do_it() {
         json!({"command": "file", "version": 9}),
         json!({"command": "file", "department": "gas-city"}),
         json!({"command": "close_everything"}),
+        json!({"command": "dispatch", "department": "nowhere"}),
     ] {
         let (status, v) = act(&c, users.client("dispatcher"), &id, body.clone(), None).await;
         assert_eq!(status, 422, "{body}: {v}");

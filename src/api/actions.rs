@@ -51,6 +51,15 @@ pub async fn post_action(
         code: "invalid_command",
         message: format!("not a command this endpoint takes: {e}"),
     })?;
+    // A department that routing does not know would hold the incident where nobody sees it.
+    if let Command::Dispatch { department } = &command
+        && s.desk.routing.department(department.trim()).is_none()
+    {
+        return Err(ApiError::Unprocessable {
+            code: "unknown_department",
+            message: format!("no department {department:?} in the city's routing"),
+        });
+    }
     let now = s.clock.now();
     // 处置 limits count from the dispatch: find when it was.
     let dispatched_at = match command {
