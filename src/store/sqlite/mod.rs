@@ -11,6 +11,18 @@
 //! connection (no `SQLITE_BUSY` storms, no lock retries), while reads use a small pool of
 //! their own that WAL lets run beside the writer. `sqlite::memory:` uses one connection for
 //! everything: each connection would otherwise see its own empty database.
+//!
+//! # When a write fails
+//! On `SQLITE_FULL`, `SQLITE_IOERR` or `SQLITE_NOMEM` SQLite may roll the whole
+//! transaction back by itself. sqlx then still counts it open: its `ROLLBACK` fails, and
+//! its next `begin()` would issue a `SAVEPOINT` — which opens a real transaction that
+//! the matching `ROLLBACK TO` leaves open, so every later "commit" merely releases a
+//! nested savepoint and nothing ever reaches the database (the WAL grows, readers see
+//! nothing, a clean stop throws it all away). So: every write transaction starts with an
+//! explicit `BEGIN IMMEDIATE`, which sqlx refuses to nest; and a writer connection comes
+//! back to the pool only if it is provably outside any transaction
+//! ([`outside_transaction`]), else it is closed and the next write opens a fresh one. A
+//! write is therefore reported done only after a `COMMIT` that SQLite itself accepted.
 
 mod attachments;
 mod evaluation;
@@ -62,7 +74,12 @@ impl SqliteStore {
             create_parent_dir(options.get_filename())?;
         }
 
-        let writer = SqlitePoolOptions::new()
+        let mut writer = SqlitePoolOptions::new();
+        if !in_memory {
+            // (An in-memory database lives only as long as its connection: never close it.)
+            writer = writer.after_release(|conn, _| Box::pin(outside_transaction(conn)));
+        }
+        let writer = writer
             .max_connections(1)
             .min_connections(if in_memory { 1 } else { 0 })
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -90,6 +107,24 @@ impl SqliteStore {
             dead_letter_limit,
         })
     }
+}
+
+/// Whether a connection returned to the writer pool may be reused: true only when both
+/// SQLite (a `BEGIN` succeeds) and sqlx (its transaction depth is zero) agree that no
+/// transaction is open. Runs after any rollback sqlx queued when a transaction was
+/// dropped, since a connection executes its commands in order.
+async fn outside_transaction(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    let probe = sqlx::raw_sql("BEGIN; ROLLBACK").execute(&mut *conn).await;
+    let clean = probe.is_ok() && !conn.is_in_transaction();
+    if !clean {
+        // The failed write itself is logged (rate limited) by its caller.
+        tracing::debug!(
+            error = probe.err().map(|e| e.to_string()),
+            "SQLite writer connection left inside a transaction after a failed write; closing it"
+        );
+    }
+    Ok(clean)
 }
 
 /// Takes our own `synchronous=` parameter out of the URL (sqlx rejects parameters it does

@@ -1,5 +1,6 @@
 //! The SQLite write path: registry upserts and the per-batch transaction.
 
+use super::BEGIN_WRITE;
 use crate::model::{CameraInfo, SensorInfo};
 use crate::store::batch::{DistinctAlerts, DistinctReadings, newest_per_metric};
 use crate::store::{BatchOutcome, IngestBatch, StoreError, StoreResult};
@@ -18,7 +19,7 @@ pub(super) async fn register_city(
     sensors: &[SensorInfo],
     cameras: &[CameraInfo],
 ) -> StoreResult<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
     for chunk in sensors.chunks(SENSOR_CHUNK) {
         let metrics = chunk
             .iter()
@@ -84,7 +85,7 @@ pub(super) async fn write_batch(
     if batch.is_empty() {
         return Ok(outcome);
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
     insert_readings(&mut tx, batch, &mut outcome.readings_new).await?;
     upsert_latest(&mut tx, batch).await?;
     insert_alerts(&mut tx, batch, &mut outcome.alerts_new).await?;
