@@ -29,6 +29,9 @@ pub enum ApiError {
     Unprocessable { code: &'static str, message: String },
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The request did not arrive in time (`[http]` body timeouts).
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -42,6 +45,7 @@ impl ApiError {
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::Store(StoreError::Conflict(_)) => (StatusCode::CONFLICT, "conflict"),
             Self::Store(StoreError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")

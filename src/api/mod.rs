@@ -13,9 +13,11 @@ pub mod openapi;
 mod pages;
 mod reports;
 mod rest;
+mod serve;
 mod ws;
 
 pub use error::ApiError;
+pub use serve::serve;
 
 use crate::ingest::{Decoder, Envelope, IngestStatus};
 use crate::live::LiveHandle;

@@ -1,0 +1,166 @@
+//! HTTP hygiene as a client sees it: slow clients are cut off at the configured read
+//! timeouts and connections are capped.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Longer than any timeout these tests configure: past it, the server did not act.
+const PATIENCE: Duration = Duration::from_secs(10);
+/// How often a trickling client sends its next byte or header line.
+const TRICKLE: Duration = Duration::from_millis(200);
+
+fn start_with(env: &[(&str, &str)]) -> Cityops {
+    Cityops::start(&ServeSpec {
+        extra_env: env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..Default::default()
+    })
+}
+
+/// Writes `chunks` one every [`TRICKLE`] while reading what the server sends; returns
+/// what was read once the server closes the connection, and when that was. Panics if
+/// the server still holds the connection after [`PATIENCE`].
+async fn trickle(
+    addr: SocketAddr,
+    head: &str,
+    chunks: impl Iterator<Item = String> + Send + 'static,
+) -> (String, Duration) {
+    let started = Instant::now();
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (mut rx, mut tx) = stream.into_split();
+    tx.write_all(head.as_bytes()).await.expect("write head");
+    let writer = tokio::spawn(async move {
+        for chunk in chunks {
+            tokio::time::sleep(TRICKLE).await;
+            if tx.write_all(chunk.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+        // Out of chunks: keep the connection open, as a stalled client would.
+        std::future::pending::<()>().await;
+    });
+    let mut reply = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, rx.read_to_end(&mut reply)).await;
+    writer.abort();
+    let elapsed = started.elapsed();
+    assert!(
+        read.is_ok(),
+        "the server still held the slow connection after {PATIENCE:?}; read so far: {}",
+        String::from_utf8_lossy(&reply)
+    );
+    (String::from_utf8_lossy(&reply).into_owned(), elapsed)
+}
+
+/// A one-shot HTTP/1.1 request on its own connection: (status, headers, body).
+async fn raw_request(addr: SocketAddr, request: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(request.as_bytes()).await.expect("write");
+    let mut reply = Vec::new();
+    tokio::time::timeout(PATIENCE, s.read_to_end(&mut reply))
+        .await
+        .expect("an answer in time")
+        .expect("read");
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_trickling_past_the_header_timeout_are_cut_off() {
+    let c = start_with(&[("CITYOPS_HTTP_HEADER_READ_TIMEOUT_MS", "800")]);
+    let lines = (0..).map(|i| format!("X-Slow-{i}: 1\r\n"));
+    let (reply, elapsed) = trickle(c.http, "GET /healthz HTTP/1.1\r\nHost: x\r\n", lines).await;
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 408"),
+        "expected a close or 408, got {reply}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(700),
+        "closed after {elapsed:?}, before the timeout"
+    );
+    // A client that sends its headers at once is still served.
+    let (status, _, _) = raw_request(
+        c.http,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_trickling_past_the_body_deadline_gets_408() {
+    // Every byte comes well within the idle timeout; the whole body does not.
+    let c = start_with(&[
+        ("CITYOPS_HTTP_BODY_IDLE_TIMEOUT_MS", "1000"),
+        ("CITYOPS_HTTP_BODY_READ_TIMEOUT_MS", "1500"),
+    ]);
+    let head = "POST /api/v1/video-alerts HTTP/1.1\r\nHost: x\r\n\
+                Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
+    let (reply, elapsed) = trickle(c.http, head, std::iter::repeat_n(" ".to_owned(), 1000)).await;
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    let body: Value = serde_json::from_str(reply.split_once("\r\n\r\n").map_or("", |p| p.1))
+        .expect("a JSON error body");
+    assert_eq!(body["code"], "request_timeout", "{body}");
+    assert!(
+        elapsed >= Duration::from_millis(1400),
+        "408 after {elapsed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_body_gets_408_after_the_idle_timeout() {
+    let c = start_with(&[("CITYOPS_HTTP_BODY_IDLE_TIMEOUT_MS", "800")]);
+    let head = "POST /api/v1/video-alerts HTTP/1.1\r\nHost: x\r\n\
+                Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"id\":";
+    let (reply, elapsed) = trickle(c.http, head, std::iter::empty()).await;
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(
+        elapsed >= Duration::from_millis(700),
+        "408 after {elapsed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_wait_until_one_closes() {
+    let c = start_with(&[("CITYOPS_HTTP_MAX_CONNECTIONS", "2")]);
+    // Two idle connections take both places (the harness's own login has closed).
+    let first = TcpStream::connect(c.http).await.expect("connect");
+    let second = TcpStream::connect(c.http).await.expect("connect");
+    let third = tokio::spawn({
+        let addr = c.http;
+        async move {
+            raw_request(
+                addr,
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .await
+        }
+    });
+    // The third waits in the backlog for as long as both are held...
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        !third.is_finished(),
+        "a third connection was served past the cap of 2"
+    );
+    // ...and is served once one of them closes.
+    drop(first);
+    let (status, _, _) = tokio::time::timeout(PATIENCE, third)
+        .await
+        .expect("served after a place freed")
+        .expect("task");
+    assert_eq!(status, 200);
+    drop(second);
+}
