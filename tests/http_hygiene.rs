@@ -1,5 +1,5 @@
 //! HTTP hygiene as a client sees it: slow clients are cut off at the configured read
-//! timeouts and connections are capped.
+//! timeouts, connections are capped, and every answer carries the security headers.
 
 mod common;
 
@@ -163,4 +163,56 @@ async fn connections_past_the_cap_wait_until_one_closes() {
         .expect("task");
     assert_eq!(status, 200);
     drop(second);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_assets_and_api_carry_the_security_headers() {
+    let c = start_with(&[]);
+    for path in [
+        "/",
+        "/live.js",
+        "/healthz",
+        "/api/v1/openapi.json",
+        "/no-such-page",
+    ] {
+        let r = c.http_client.get(c.url(path)).send().await.expect("GET");
+        let h = r.headers();
+        let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let csp = get("content-security-policy");
+        assert!(
+            csp.contains("frame-ancestors 'self'"),
+            "{path}: CSP {csp:?}"
+        );
+        assert!(csp.contains("script-src 'self';"), "{path}: CSP {csp:?}");
+        assert!(csp.contains("object-src 'none'"), "{path}: CSP {csp:?}");
+        assert!(
+            csp.contains("connect-src 'self' ws: wss:"),
+            "{path}: CSP {csp:?}"
+        );
+        assert_eq!(get("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(get("x-frame-options"), "SAMEORIGIN", "{path}");
+        assert_eq!(get("referrer-policy"), "no-referrer", "{path}");
+    }
+    // The page itself lives within its policy: no inline script or handlers.
+    let page = c.http_client.get(c.url("/")).send().await.expect("GET /");
+    let html = page.text().await.expect("page");
+    assert!(html.contains("<script src=\"/live.js\">"), "{html}");
+    assert_eq!(
+        html.matches("<script").count(),
+        1,
+        "an inline script: {html}"
+    );
+    let script = c
+        .http_client
+        .get(c.url("/live.js"))
+        .send()
+        .await
+        .expect("GET");
+    assert!(
+        script.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/javascript")),
+        "{:?}",
+        script.headers()
+    );
 }
