@@ -1,5 +1,6 @@
 //! HTTP hygiene as a client sees it: slow clients are cut off at the configured read
-//! timeouts, connections are capped, and every answer carries the security headers.
+//! timeouts, connections are capped, every answer carries the security headers, and
+//! every error — whoever made it — has the one JSON shape.
 
 mod common;
 
@@ -215,4 +216,96 @@ async fn pages_assets_and_api_carry_the_security_headers() {
         "{:?}",
         script.headers()
     );
+}
+
+/// `(status, body)` of a request, the body as JSON (`Null` when it is not JSON).
+async fn error_of(r: reqwest::RequestBuilder) -> (u16, Value, String) {
+    let r = r.send().await.expect("request");
+    let status = r.status().as_u16();
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = r.json().await.unwrap_or(Value::Null);
+    (status, body, content_type)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_is_json_in_the_one_shape() {
+    let c = start_with(&[]);
+    let http = &c.http_client;
+    let cases: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
+        (
+            "a negative limit",
+            http.get(c.url("/api/v1/incidents?limit=-1")),
+            400,
+        ),
+        (
+            "a limit not a number",
+            http.get(c.url("/api/v1/video-alerts?limit=x")),
+            400,
+        ),
+        (
+            "an unknown parameter",
+            http.get(c.url("/api/v1/sensors?colour=red")),
+            400,
+        ),
+        (
+            "a bad boolean",
+            http.get(c.url("/api/v1/incidents?open=maybe")),
+            400,
+        ),
+        (
+            "an unknown route",
+            http.get(c.url("/api/v1/nothing-here")),
+            404,
+        ),
+        (
+            "a method the route has not",
+            http.delete(c.url("/api/v1/incidents")),
+            405,
+        ),
+    ];
+    for (what, request, expected) in cases {
+        let (status, body, content_type) = error_of(request).await;
+        assert_eq!(status, expected, "{what}: {body}");
+        assert!(
+            content_type.starts_with("application/json"),
+            "{what}: {content_type}"
+        );
+        assert!(
+            body["code"].as_str().is_some_and(|c| !c.is_empty())
+                && body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: not {{code, message}}: {body}"
+        );
+    }
+    // A body announced over the limit is refused before it is sent.
+    let (status, head, body) = raw_request(
+        c.http,
+        "POST /api/v1/video-alerts HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: 3000000\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 413, "{head}{body}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let body: Value = serde_json::from_str(&body).expect("a JSON error body");
+    assert_eq!(body["code"], "too_large", "{body}");
+    // Open311 errors keep the specification's shape, and other formats are a 400.
+    for (path, expected) in [
+        ("/open311/v2/services.xml", 400),
+        ("/open311/v2/requests.xml", 400),
+        ("/open311/v2/requests.json?status=maybe", 400),
+        ("/open311/v2/nothing", 404),
+    ] {
+        let (status, body, content_type) = error_of(http.get(c.url(path))).await;
+        assert_eq!(status, expected, "{path}: {body}");
+        assert!(content_type.starts_with("application/json"), "{path}");
+        assert_eq!(body[0]["code"], expected, "{path}: {body}");
+        assert!(body[0]["description"].is_string(), "{path}: {body}");
+    }
+    let (status, body, _) = error_of(http.delete(c.url("/open311/v2/services.json"))).await;
+    assert_eq!(status, 405, "{body}");
+    assert_eq!(body[0]["code"], 405, "{body}");
 }

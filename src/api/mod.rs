@@ -95,5 +95,5 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state);
     // Outermost, so they see every answer: the limit layer's 413s and axum's 405s too.
-    headers::security_headers(app)
+    headers::security_headers(app.layer(axum::middleware::from_fn(error::json_errors)))
 }

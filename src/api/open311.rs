@@ -42,6 +42,13 @@ pub fn routes() -> Router<AppState> {
         .route("/requests.json", get(list_requests).post(post_request))
         .route("/requests/{file}", get(get_request))
         .fallback(|uri: axum::http::Uri| async move {
+            // `services.xml`, `requests/{id}.xml`: a format this server does not speak.
+            if uri.path().ends_with(".xml") {
+                return Open311Error::bad(format!(
+                    "{}: only the JSON format (.json) is served",
+                    uri.path()
+                ));
+            }
             Open311Error::new(StatusCode::NOT_FOUND, format!("no Open311 resource {uri}"))
         })
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
