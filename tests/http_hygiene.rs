@@ -238,6 +238,16 @@ async fn every_error_is_json_in_the_one_shape() {
     let http = &c.http_client;
     let cases: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
         (
+            "a limit past the documented maximum",
+            http.get(c.url("/api/v1/video-alerts?limit=2147483648")),
+            400,
+        ),
+        (
+            "a limit of zero",
+            http.get(c.url("/api/v1/dead-letters?limit=0")),
+            400,
+        ),
+        (
             "a negative limit",
             http.get(c.url("/api/v1/incidents?limit=-1")),
             400,
