@@ -154,6 +154,20 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// A client must send a request's headers within this time of starting them (or of
+    /// the previous response, on a kept-alive connection); else the connection is closed.
+    /// Slow-header clients (slowloris) cannot hold connections open.
+    pub header_read_timeout_ms: u64,
+    /// Longest pause between two pieces of a request body; a body that stalls longer is
+    /// answered with 408 and the connection closed.
+    pub body_idle_timeout_ms: u64,
+    /// Longest time a whole request body may take to arrive, however steadily it
+    /// trickles; past it the request is answered with 408. Large enough for the largest
+    /// photo (`reports.max_photo_bytes`) on a slow mobile link.
+    pub body_read_timeout_ms: u64,
+    /// Most connections served at once (WebSocket clients included). Past it, new
+    /// connections wait in the listen backlog until one closes.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -262,6 +276,10 @@ impl Default for HttpConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 1 << 20,
+            header_read_timeout_ms: 10_000,
+            body_idle_timeout_ms: 10_000,
+            body_read_timeout_ms: 120_000,
+            max_connections: 1024,
         }
     }
 }
@@ -447,6 +465,7 @@ impl Config {
                 "must be > 0 and not above mqtt.reconnect_max_ms",
             );
         }
+        self.validate_http()?;
         let i = &self.ingest;
         if i.max_payload_bytes == 0 || i.max_payload_bytes > 16 << 20 {
             return bad("ingest.max_payload_bytes", "must be between 1 and 16 MiB");
@@ -506,6 +525,30 @@ impl Config {
                 "database.url",
                 "must start with sqlite:, postgres: or postgresql:",
             );
+        }
+        Ok(())
+    }
+
+    fn validate_http(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
+        let h = &self.http;
+        for (key, ms) in [
+            ("http.header_read_timeout_ms", h.header_read_timeout_ms),
+            ("http.body_idle_timeout_ms", h.body_idle_timeout_ms),
+            ("http.body_read_timeout_ms", h.body_read_timeout_ms),
+        ] {
+            if ms == 0 || ms > 3_600_000 {
+                return bad(key, "must be between 1 and 3600000 (an hour)");
+            }
+        }
+        if h.body_idle_timeout_ms > h.body_read_timeout_ms {
+            return bad(
+                "http.body_idle_timeout_ms",
+                "must not be above http.body_read_timeout_ms",
+            );
+        }
+        if h.max_connections == 0 || h.max_connections > 1 << 20 {
+            return bad("http.max_connections", "must be between 1 and 1048576");
         }
         Ok(())
     }

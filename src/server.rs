@@ -277,16 +277,8 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
     let http_task = {
         let stop = http_stop.clone();
         let app = crate::api::router(state);
-        tokio::spawn(async move {
-            let serve = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(stop.cancelled_owned());
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "HTTP server failed");
-            }
-        })
+        let http = config.http.clone();
+        tokio::spawn(async move { crate::api::serve(listener, app, &http, stop).await })
     };
 
     let hup_task = tokio::spawn(reload_on_sighup(reload_tx, http_stop.clone()));

@@ -7,15 +7,18 @@ mod admin;
 mod auth;
 mod error;
 mod evaluation;
+mod headers;
 mod health;
 mod open311;
 pub mod openapi;
 mod pages;
 mod reports;
 mod rest;
+mod serve;
 mod ws;
 
 pub use error::ApiError;
+pub use serve::serve;
 
 use crate::ingest::{Decoder, Envelope, IngestStatus};
 use crate::live::LiveHandle;
@@ -54,8 +57,9 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     let limit = tower_http::limit::RequestBodyLimitLayer::new(state.max_body_bytes);
-    Router::new()
+    let app = Router::new()
         .route("/", get(pages::index))
+        .route("/live.js", get(pages::live_js))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
@@ -89,5 +93,7 @@ pub fn router(state: AppState) -> Router {
             state.reports.max_photo_bytes,
             state.reports.max_photos,
         ))
-        .with_state(state)
+        .with_state(state);
+    // Outermost, so they see every answer: the limit layer's 413s and axum's 405s too.
+    headers::security_headers(app.layer(axum::middleware::from_fn(error::json_errors)))
 }

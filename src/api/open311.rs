@@ -42,6 +42,13 @@ pub fn routes() -> Router<AppState> {
         .route("/requests.json", get(list_requests).post(post_request))
         .route("/requests/{file}", get(get_request))
         .fallback(|uri: axum::http::Uri| async move {
+            // `services.xml`, `requests/{id}.xml`: a format this server does not speak.
+            if uri.path().ends_with(".xml") {
+                return Open311Error::bad(format!(
+                    "{}: only the JSON format (.json) is served",
+                    uri.path()
+                ));
+            }
             Open311Error::new(StatusCode::NOT_FOUND, format!("no Open311 resource {uri}"))
         })
         .method_not_allowed_fallback(|method: axum::http::Method| async move {
@@ -433,19 +440,7 @@ async fn list_requests(
             "status",
         ],
     )?;
-    if let Some(ids) = q.get("service_request_id") {
-        let mut out = Vec::new();
-        for id in ids
-            .split(',')
-            .filter(|i| !i.trim().is_empty())
-            .take(MAX_LIST)
-        {
-            if let Some(incident) = followable_by_id(&s, &actor, id).await? {
-                out.push(request_view(&s, &incident).await?);
-            }
-        }
-        return Ok(Json(out));
-    }
+    // Every parameter is checked, even those a lookup by id does not use.
     let end = date(&q, "end_date")?.unwrap_or(Timestamp::from_micros(i64::MAX));
     let start = date(&q, "start_date")?.unwrap_or_else(|| {
         let from = if end.micros() == i64::MAX {
@@ -465,6 +460,19 @@ async fn list_requests(
         return Err(Open311Error::bad(format!(
             "status must be open or closed, got {bad:?}"
         )));
+    }
+    if let Some(ids) = q.get("service_request_id") {
+        let mut out = Vec::new();
+        for id in ids
+            .split(',')
+            .filter(|i| !i.trim().is_empty())
+            .take(MAX_LIST)
+        {
+            if let Some(incident) = followable_by_id(&s, &actor, id).await? {
+                out.push(request_view(&s, &incident).await?);
+            }
+        }
+        return Ok(Json(out));
     }
     let filter = IncidentFilter {
         district: actor.district.clone(),

@@ -2,8 +2,11 @@
 //!
 //! The paths are described here, in one place, by stubs carrying `#[utoipa::path]`; the
 //! schemas come from the domain types themselves (`ToSchema`), so a changed type changes
-//! the document. `tests/openapi.rs` checks that every route of the router is described
-//! and that the document validates.
+//! the document. `tests/openapi.rs` checks that every route of the router is described,
+//! that the document validates, and (schemathesis) that the server answers as it says.
+//!
+//! What applies to every operation is added by [`Common`] rather than repeated: a 400
+//! where a parameter or body can be malformed, a 413 and 408 where there is a body.
 
 #![allow(dead_code)] // the stubs exist for their attributes only
 
@@ -24,6 +27,32 @@ pub struct ErrorBody {
     /// e.g. `not_found`, `forbidden`, `conflict`, `invalid_command`, `unauthenticated`.
     code: String,
     message: String,
+}
+
+/// One Open311 error; the answer is a list of them (the specification's shape).
+#[derive(ToSchema)]
+pub struct Open311ErrorBody {
+    /// The HTTP status.
+    code: u16,
+    description: String,
+}
+
+/// How `GET /api/v1/evaluation` groups its figures.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum EvaluationBy {
+    Department,
+    District,
+    Street,
+    Post,
+}
+
+/// What `GET /api/v1/evaluation` answers with.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum EvaluationFormat {
+    Json,
+    Csv,
 }
 
 /// A 409 from a closed-loop command: the current incident comes along.
@@ -73,8 +102,8 @@ fn me() {}
 fn sensors() {}
 
 #[utoipa::path(get, path = "/api/v1/sensors/{id}/readings", tag = "sensors", security(("bearer" = []), ("cookie" = [])),
-    params(("id" = String, Path), ("from" = Option<String>, Query, description = "RFC 3339"),
-           ("to" = Option<String>, Query, description = "RFC 3339"), ("metric" = Option<String>, Query),
+    params(("id" = String, Path), ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339"),
+           ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339"), ("metric" = Option<String>, Query),
            ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000)),
     responses((status = 200, body = Vec<Reading>, description = "OK"), (status = 400, body = ErrorBody, description = "bad request"),
               (status = 401, body = ErrorBody, description = "not signed in"), (status = 404, body = ErrorBody, description = "not found")))]
@@ -82,7 +111,7 @@ fn readings() {}
 
 #[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", security(("bearer" = []), ("cookie" = [])),
     params(("open" = Option<bool>, Query), ("district" = Option<String>, Query),
-           ("limit" = Option<u32>, Query, maximum = 10000)),
+           ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000)),
     responses((status = 200, body = Vec<Incident>, description = "newest first, within the user's jurisdiction"),
               (status = 401, body = ErrorBody, description = "not signed in")))]
 fn incidents() {}
@@ -101,7 +130,7 @@ fn incident_events() {}
 
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/actions", tag = "incidents", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, format = Uuid),
-           ("If-Match" = Option<String>, Header, description = "the version the console saw, e.g. \"7\"")),
+           ("If-Match" = Option<String>, Header, pattern = r#"^(W/)?"?[0-9]{1,18}"?$"#, description = "the version the console saw, e.g. \"7\"")),
     request_body = Command,
     responses((status = 200, body = Incident, description = "OK"), (status = 400, body = ErrorBody, description = "bad request"), (status = 401, body = ErrorBody, description = "not signed in"),
               (status = 403, body = ErrorBody, description = "forbidden"), (status = 404, body = ErrorBody, description = "not found"),
@@ -121,12 +150,12 @@ fn reload_rules() {}
 fn post_video_alert() {}
 
 #[utoipa::path(get, path = "/api/v1/video-alerts", tag = "ingest", security(("bearer" = []), ("cookie" = [])),
-    params(("limit" = Option<u32>, Query)),
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 10000)),
     responses((status = 200, body = Vec<VideoAlert>, description = "OK"), (status = 401, body = ErrorBody, description = "not signed in")))]
 fn video_alerts() {}
 
 #[utoipa::path(get, path = "/api/v1/dead-letters", tag = "ingest", security(("bearer" = []), ("cookie" = [])),
-    params(("limit" = Option<u32>, Query)),
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 10000)),
     responses((status = 200, description = "rejected messages with reason and raw bytes"), (status = 401, body = ErrorBody, description = "not signed in")))]
 fn dead_letters() {}
 
@@ -143,9 +172,10 @@ fn city_layer() {}
 fn ws() {}
 
 #[utoipa::path(get, path = "/api/v1/evaluation", tag = "evaluation", security(("bearer" = []), ("cookie" = [])),
-    params(("from" = String, Query, description = "RFC 3339, inclusive"), ("to" = String, Query, description = "RFC 3339, exclusive"),
-           ("by" = Option<String>, Query, description = "department (default), district, street or post"),
-           ("format" = Option<String>, Query, description = "json (default) or csv")),
+    params(("from" = String, Query, format = DateTime, description = "RFC 3339, inclusive"),
+           ("to" = String, Query, format = DateTime, description = "RFC 3339, exclusive"),
+           ("by" = Option<EvaluationBy>, Query, description = "department (default), district, street or post"),
+           ("format" = Option<EvaluationFormat>, Query, description = "json (default) or csv")),
     responses((status = 200, description = "the figures of docs/evaluation.md per group; CSV with a BOM when format=csv"),
               (status = 400, body = ErrorBody, description = "bad parameters"), (status = 401, body = ErrorBody, description = "not signed in"),
               (status = 403, body = ErrorBody, description = "forbidden")))]
@@ -181,7 +211,7 @@ fn upload_photos() {}
 fn list_photos() {}
 
 #[utoipa::path(get, path = "/api/v1/photos/{id}", tag = "reports", security(("bearer" = []), ("cookie" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path, format = Uuid)),
     responses((status = 200, description = "the image", content_type = "image/*"), (status = 400, body = ErrorBody, description = "bad request"),
               (status = 401, body = ErrorBody, description = "not signed in"), (status = 404, body = ErrorBody, description = "not found")))]
 fn get_photo() {}
@@ -191,13 +221,14 @@ fn get_photo() {}
 fn open311_services() {}
 
 #[utoipa::path(get, path = "/open311/v2/services/{file}", tag = "open311", security(("bearer" = [])),
-    params(("file" = String, Path, description = "<service_code>.json")),
+    params(("file" = String, Path, pattern = r"^[^/]+\.json$", description = "<service_code>.json")),
     responses((status = 200, description = "service definition"), (status = 401, description = "not signed in"), (status = 404, description = "no such service")))]
 fn open311_service() {}
 
 #[utoipa::path(get, path = "/open311/v2/requests.json", tag = "open311", security(("bearer" = [])),
-    params(("service_request_id" = Option<String>, Query), ("service_code" = Option<String>, Query), ("status" = Option<String>, Query),
-           ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query)),
+    params(("service_request_id" = Option<String>, Query), ("service_code" = Option<String>, Query),
+           ("status" = Option<String>, Query, pattern = "^(open|closed)(,(open|closed))*$", description = "open, closed or both, comma-separated"),
+           ("start_date" = Option<String>, Query, format = DateTime), ("end_date" = Option<String>, Query, format = DateTime)),
     responses((status = 200, description = "service requests"), (status = 400, description = "bad request"), (status = 401, description = "not signed in")))]
 fn open311_requests() {}
 
@@ -208,12 +239,57 @@ fn open311_requests() {}
 fn open311_post_request() {}
 
 #[utoipa::path(get, path = "/open311/v2/requests/{file}", tag = "open311", security(("bearer" = [])),
-    params(("file" = String, Path, description = "<service_request_id>.json")),
+    params(("file" = String, Path, pattern = r"^[^/]+\.json$", description = "<service_request_id>.json")),
     responses((status = 200, description = "the request and its status"), (status = 401, description = "not signed in"), (status = 404, description = "no such request")))]
 fn open311_request() {}
 
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", responses((status = 200, description = "this document")))]
 fn openapi_json() {}
+
+/// Responses every operation of a kind has: 400 where a parameter or body can be
+/// malformed, 413 and 408 where there is a body (`[http]` limits, docs/http.md); in
+/// Open311's error shape under `/open311/`.
+struct Common;
+
+impl Modify for Common {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let schema = if path.starts_with("/open311/") {
+                utoipa::openapi::schema::ArrayBuilder::new()
+                    .items(Ref::from_schema_name("Open311ErrorBody"))
+                    .build()
+                    .into()
+            } else {
+                RefOr::Ref(Ref::from_schema_name("ErrorBody"))
+            };
+            let error = |description: &str| {
+                let content = ContentBuilder::new().schema(Some(schema.clone())).build();
+                ResponseBuilder::new()
+                    .description(description)
+                    .content("application/json", content)
+                    .build()
+            };
+            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+                let has_body = op.request_body.is_some();
+                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let responses = &mut op.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error(description).into());
+                };
+                if has_body || has_params {
+                    add("400", "bad request: a parameter or the body does not parse");
+                }
+                if has_body {
+                    add("408", "the body did not arrive in time");
+                    add("413", "the body is too large");
+                }
+            }
+        }
+    }
+}
 
 struct Security;
 
@@ -242,11 +318,11 @@ impl Modify for Security {
           dead_letters, city_layer, ws, evaluation, post_report, get_report, upload_photos,
           list_photos, get_photo, open311_services, open311_service, open311_requests,
           open311_post_request, open311_request, openapi_json),
-    components(schemas(ErrorBody, ConflictBody, ReloadBody, Incident, Handling, IncidentEvent,
+    components(schemas(ErrorBody, Open311ErrorBody, EvaluationBy, EvaluationFormat, ConflictBody, ReloadBody, Incident, Handling, IncidentEvent,
         IncidentStatus, Severity, Location, Command, SensorState, LatestValue, SensorInfo,
         MetricSpec, CameraInfo, Reading, VideoAlert, RejectReason, Role, UserView, LoggedIn, LoginBody,
         EvaluationRow)),
-    modifiers(&Security)
+    modifiers(&Security, &Common)
 )]
 pub struct ApiDoc;
 

@@ -59,6 +59,17 @@ fn parse_time(name: &str, v: Option<&str>) -> Result<Option<Timestamp>, ApiError
     .transpose()
 }
 
+/// A `limit` parameter: `default` when absent, else between 1 and [`MAX_LIMIT`] (as the
+/// OpenAPI document says); anything else is refused, not quietly clamped.
+fn limit(given: Option<u32>, default: u32) -> Result<u32, ApiError> {
+    match given.unwrap_or(default) {
+        n @ 1..=MAX_LIMIT => Ok(n),
+        _ => Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        ))),
+    }
+}
+
 /// `GET /api/v1/sensors/{id}/readings?from=&to=&metric=&limit=`: `[from, to)`,
 /// oldest first; default the last 24 hours, 1000 readings.
 pub async fn readings(
@@ -77,12 +88,7 @@ pub async fn readings(
     if from > to {
         return Err(ApiError::BadRequest("from is after to".into()));
     }
-    let limit = q.limit.unwrap_or(1000);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::BadRequest(format!(
-            "limit must be between 1 and {MAX_LIMIT}"
-        )));
-    }
+    let limit = limit(q.limit, 1000)?;
     let list = s
         .store
         .readings(&SensorId::new(&id), q.metric.as_deref(), from, to, limit)
@@ -105,7 +111,7 @@ pub async fn incidents(
     Authenticated(actor): Authenticated,
     Query(q): Query<IncidentQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = q.limit.unwrap_or(500).min(MAX_LIMIT);
+    let limit = limit(q.limit, 500)?;
     let filter = IncidentFilter {
         open_only: q.open.unwrap_or(false),
         // Narrow in the database where the jurisdiction is a column; `may_see` decides.
@@ -155,7 +161,7 @@ pub async fn video_alerts(
     Authenticated(_actor): Authenticated,
     Query(q): Query<LimitQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = q.limit.unwrap_or(100).min(MAX_LIMIT);
+    let limit = limit(q.limit, 100)?;
     Ok(Json(s.store.video_alerts(limit).await?).into_response())
 }
 
@@ -164,7 +170,7 @@ pub async fn dead_letters(
     Authenticated(_actor): Authenticated,
     Query(q): Query<LimitQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = q.limit.unwrap_or(100).min(MAX_LIMIT);
+    let limit = limit(q.limit, 100)?;
     let list = s.store.dead_letters(limit).await?;
     let out: Vec<_> = list
         .into_iter()
