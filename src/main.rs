@@ -128,12 +128,18 @@ enum RulesCommand {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,rumqttd=warn,sqlx=warn".into()),
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,rumqttd=warn,sqlx=warn".into());
+    // The broker watch sees rumqttd's events whatever the log filter lets through: they
+    // are how the embedded broker reports its listener and the clients it drops.
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter),
         )
-        .with_writer(std::io::stderr)
+        .with(cityops::broker::watch::layer())
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {

@@ -236,3 +236,71 @@ async fn video_alert_webhook_stores_once_and_explains_rejections() {
         "bodies over the limit are refused: {reply}"
     );
 }
+
+/// Above ingest's payload limit and below the listener's packet limit a payload is an
+/// `oversize` dead letter (also past the old 2 × limit + 64 KiB cut-off of the embedded
+/// broker); above the listener's limit the connection is refused, and that is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_payloads_are_dead_lettered_up_to_the_listener_limit_and_counted_beyond() {
+    let c = Cityops::start(&ServeSpec::default());
+    c.wait_ready().await;
+    let broker = c.mqtt.expect("embedded broker");
+    let s = demo_sensor("waterlogging", 2);
+    let topic = sensor_topic(&s);
+    let now = now_secs();
+    let payload = |size: usize| {
+        format!(
+            "[{{\"n\":\"depth\",\"v\":1,\"t\":{now},\"x\":\"{}\"}}]",
+            "a".repeat(size)
+        )
+    };
+
+    let mut p = Publisher::connect(broker, "oversize-pub").await;
+    p.publish(&topic, payload(300_000)).await;
+    // PUBACK means ingest took it: it was not cut off on the way.
+    p.flush().await;
+    let letters = eventually("the oversize dead letter", WAIT, || async {
+        let l = dead_letters(&c).await;
+        l.iter().any(|d| d["reason"] == "oversize").then_some(l)
+    })
+    .await;
+    let letter = letters
+        .iter()
+        .find(|d| d["reason"] == "oversize")
+        .expect("oversize letter");
+    assert!(
+        letter["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("more than the limit of 65536")),
+        "{letter}"
+    );
+    assert_eq!(
+        c.counter("cityops_ingest_rejected_total", "reason=\"oversize\"")
+            .await,
+        1.0
+    );
+    assert_eq!(
+        c.counter("cityops_mqtt_refused_total", "reason=\"too_large\"")
+            .await,
+        0.0
+    );
+    p.close().await;
+
+    // Past mqtt.max_packet_bytes (1 MiB by default) the listener drops the client.
+    let mut huge = Publisher::connect(broker, "too-large-pub").await;
+    huge.publish(&topic, payload(1_200_000)).await;
+    eventually("a too_large refusal counted", WAIT, || async {
+        let n = c
+            .counter("cityops_mqtt_refused_total", "reason=\"too_large\"")
+            .await;
+        (n >= 1.0).then_some(())
+    })
+    .await;
+    // Nothing of it reached ingest.
+    assert_eq!(
+        c.counter("cityops_ingest_rejected_total", "reason=\"oversize\"")
+            .await,
+        1.0
+    );
+    let _ = huge.client.disconnect().await;
+}
