@@ -25,6 +25,7 @@ async fn every_rejection_reason_is_counted_kept_and_survived() {
     let topic = sensor_topic(&s);
     let now = now_secs();
     let (_, cam_district) = demo_camera();
+    let other = demo_sensor("waterlogging", 3);
 
     let oversize = format!(
         "[{{\"n\":\"depth\",\"v\":1,\"t\":{now},\"x\":\"{}\"}}]",
@@ -87,6 +88,24 @@ async fn every_rejection_reason_is_counted_kept_and_survived() {
         ),
         ("oversize", topic.clone(), oversize.into_bytes()),
         (
+            "malformed",
+            topic.clone(),
+            // Invalid UTF-8 in a field the compact form ignores.
+            [
+                format!("{{\"t\":{now},\"v\":1.0,\"note\":\"").as_bytes(),
+                b"\xff\"}",
+            ]
+            .concat(),
+        ),
+        (
+            "conflict",
+            sensor_topic(&other),
+            json!([{"n": "depth", "v": 1.0, "t": now - 20.0},
+                   {"n": "depth", "v": 2.0, "t": now - 20.0}])
+            .to_string()
+            .into_bytes(),
+        ),
+        (
             "unknown_camera",
             format!("city/{cam_district}/video/CAM-NOPE"),
             json!({"id": "a-1", "event_type": "smoke", "confidence": 0.9, "time": now})
@@ -134,6 +153,17 @@ async fn every_rejection_reason_is_counted_kept_and_survived() {
         let kept = letters.iter().filter(|d| d["reason"] == *reason).count();
         assert_eq!(kept, *n, "dead letters for {reason}: {letters:#?}");
     }
+    // Every dead letter is counted, duplicates included.
+    let n = letters.len() as f64;
+    eventually(
+        "cityops_dead_letters_total = dead letters",
+        WAIT,
+        || async {
+            let total = c.counter("cityops_dead_letters_total", "").await;
+            (total == n).then_some(())
+        },
+    )
+    .await;
     // The raw bytes are kept as sent (truncated to the configured size).
     let malformed: Vec<_> = letters
         .iter()

@@ -126,6 +126,11 @@ pub fn duplicates(n: usize) {
     }
 }
 
+/// Dead letters written outside a batch (the duplicates found once a batch is stored).
+pub fn dead_letters_written(n: usize) {
+    counter!("cityops_dead_letters_total").increment(n as u64);
+}
+
 pub fn batch_written(batch: &IngestBatch, outcome: &BatchOutcome, took: Duration) {
     let new = outcome.readings_new.iter().filter(|n| **n).count();
     counter!("cityops_readings_stored_total").increment(new as u64);
