@@ -104,3 +104,110 @@ fn a_taken_http_port_stops_serve_before_anything_starts() {
     );
     assert_refused(&out, "HTTP", &addr, &data);
 }
+
+/// Copies a directory's files (one level) into `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.expect("entry");
+        if e.file_type().expect("type").is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).expect("copy");
+        }
+    }
+}
+
+fn check_config(env: &[(&str, &str)], data: &Path) -> Output {
+    let data_arg = data.display().to_string();
+    run_to_end(
+        &["check-config", "--data", &data_arg],
+        env,
+        Duration::from_secs(30),
+    )
+}
+
+#[test]
+fn check_config_passes_the_shipped_demo_city_and_rules() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = check_config(&[], tmp.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("# ok: city"), "{stdout}");
+}
+
+#[test]
+fn check_config_refuses_a_broken_rules_directory() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let rules = tmp.path().join("rules");
+    copy_dir(&fixture_rules(), &rules);
+    let file = rules.join("thresholds.rules.toml");
+    let mut text = std::fs::read_to_string(&file).expect("read");
+    text.push_str("\n[[rule]]\nname = \"broken\"\nwhen = \"no such thing >\"\n");
+    std::fs::write(&file, text).expect("write");
+    let rules_arg = rules.display().to_string();
+    let out = check_config(&[("CITYOPS_RULES_DIR", &rules_arg)], tmp.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a broken rule set fails: {stderr}");
+    assert!(
+        stderr.contains("thresholds.rules.toml"),
+        "the error names the rule file: {stderr}"
+    );
+}
+
+#[test]
+fn check_config_refuses_a_database_that_does_not_answer_and_says_so_quickly() {
+    // Accepts connections (the kernel does) and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let url = format!("postgres://cityops:secret@127.0.0.1:{port}/cityops");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let started = Instant::now();
+    let out = check_config(&[("CITYOPS_DATABASE_URL", &url)], tmp.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("database"), "{stderr}");
+    assert!(
+        !stderr.contains("secret"),
+        "no password in the message: {stderr}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "answers within the check's timeout: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_sensor_outside_the_grid_it_names_is_a_city_error_naming_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let city = tmp.path().join("city");
+    copy_dir(&demo_city(), &city);
+    let file = city.join("sensors.geojson");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("json");
+    let features = v["features"].as_array_mut().expect("features");
+    // Move the first sensor to where a sensor of another grid stands.
+    let grid = features[0]["properties"]["grid"].clone();
+    let elsewhere = features
+        .iter()
+        .find(|f| f["properties"]["grid"] != grid)
+        .map(|f| f["geometry"].clone())
+        .expect("a sensor in another grid");
+    let id = features[0]["properties"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    features[0]["geometry"] = elsewhere;
+    std::fs::write(&file, v.to_string()).expect("write");
+    let city_arg = city.display().to_string();
+    let out = check_config(&[("CITYOPS_CITY_DIR", &city_arg)], tmp.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&id) && stderr.contains("outside the grid"),
+        "the error names the sensor {id}: {stderr}"
+    );
+}
