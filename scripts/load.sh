@@ -6,6 +6,12 @@
 #   scripts/load.sh mosquitto [RATE] [SECONDS] [RUNS]   # Mosquitto + PostgreSQL
 #
 # Each run starts from a fresh database. Figures and their reading: docs/performance.md.
+# LOAD_PROFILE=debug uses the debug build (a quick smoke run, as scripts/test.sh does);
+# figures are only meaningful from the default release build.
+#
+# In `mosquitto` mode the broker saves its persistence file every second, and the script
+# fails if the file is missing after a run: Mosquitto started as root drops to the user
+# `mosquitto`, which must own the directory (see deploy/mosquitto.conf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +21,13 @@ secs="${3:-20}"
 runs="${4:-1}"
 case "$mode" in embedded|mosquitto) ;; *) echo "usage: $0 embedded|mosquitto [rate] [seconds] [runs]" >&2; exit 2 ;; esac
 
-cargo build --release --workspace --bins --locked -q
+profile="${LOAD_PROFILE:-release}"
+case "$profile" in
+    release) cargo build --release --workspace --bins --locked -q ;;
+    debug) cargo build --workspace --bins --locked -q ;;
+    *) echo "LOAD_PROFILE must be release or debug" >&2; exit 2 ;;
+esac
+bin="target/$profile"
 work="$(mktemp -d)"
 pids=()
 cleanup() {
@@ -32,16 +44,25 @@ if [ "$mode" = mosquitto ]; then
     bash scripts/test-deps.sh >/dev/null
     port="$(free_port)"
     mkdir -p "$work/mosq"
+    # Started as root, Mosquitto drops to the user `mosquitto` before it writes anything:
+    # give that user the persistence directory (and a way into it), or it silently keeps
+    # nothing.
+    if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then
+        chmod 755 "$work"
+        chown mosquitto: "$work/mosq"
+    fi
     cat >"$work/mosq/mosquitto.conf" <<EOF
 listener $port 127.0.0.1
 allow_anonymous true
 persistence true
 persistence_location $work/mosq/
+autosave_interval 1
 max_inflight_messages 1000
 max_queued_messages 1000000
 max_queued_bytes 0
 log_dest stderr
 log_type error
+log_type warning
 EOF
     /usr/sbin/mosquitto -c "$work/mosq/mosquitto.conf" 2>"$work/mosq/log" &
     pids+=($!)
@@ -56,7 +77,7 @@ for run in $(seq 1 "$runs"); do
                    CITYOPS_MQTT_CLIENT_ID="cityops-load-$run")
     fi
     rm -rf "$work/data"
-    env "${env_extra[@]}" target/release/cityops serve --http 127.0.0.1:0 --mqtt 127.0.0.1:0 \
+    env "${env_extra[@]}" "$bin/cityops" serve --http 127.0.0.1:0 --mqtt 127.0.0.1:0 \
         --data "$work/data" >"$work/out" 2>"$work/err" &
     cpid=$!
     pids+=("$cpid")
@@ -72,7 +93,7 @@ for run in $(seq 1 "$runs"); do
     mqtt="$(sed -E 's/.*mqtt=([^ ]+).*/\1/' <<<"$line")"
     [ "$mqtt" = external ] && mqtt="127.0.0.1:$port"
     echo "== run $run: $mode, offered $rate/s for ${secs}s (cityops http=$http mqtt=$mqtt)"
-    target/release/sensors-sim load --mqtt "$mqtt" --http "http://$http" --rate "$rate" --duration "$secs"
+    "$bin/sensors-sim" load --mqtt "$mqtt" --http "http://$http" --rate "$rate" --duration "$secs"
     # Reconnects and store errors during the run explain most surprises.
     curl -s "http://$http/metrics" | grep -E '^cityops_(mqtt_connects_total|store_errors_total) ' || true
     kill -INT "$cpid"
@@ -80,5 +101,16 @@ for run in $(seq 1 "$runs"); do
     unset 'pids[-1]'
     if [ "$mode" = mosquitto ]; then
         su postgres -c "psql -qtA -c \"DROP DATABASE $db WITH (FORCE)\"" >/dev/null
+        # The session cityops left holds state: an autosave must have written it.
+        for _ in $(seq 1 50); do
+            [ -s "$work/mosq/mosquitto.db" ] && break
+            sleep 0.1
+        done
+        if [ ! -s "$work/mosq/mosquitto.db" ]; then
+            echo "Mosquitto wrote no persistence file in $work/mosq:" >&2
+            cat "$work/mosq/log" >&2
+            exit 1
+        fi
+        echo "   mosquitto persistence: $(stat -c %s "$work/mosq/mosquitto.db") bytes saved"
     fi
 done

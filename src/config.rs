@@ -199,6 +199,13 @@ pub struct MqttConfig {
     /// Reconnect backoff: first delay and ceiling, in milliseconds.
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
+    /// Largest MQTT packet, in bytes: the embedded broker's listener refuses (disconnects)
+    /// a client sending a larger one, counted in `cityops_mqtt_refused_total`; the ingest
+    /// session accepts packets this size (plus a topic) from any broker. Must be above
+    /// `ingest.max_payload_bytes`, so that everything in between reaches ingest and is
+    /// dead-lettered as `oversize`. An external broker's own limit must not exceed it
+    /// (Mosquitto: `max_packet_size`).
+    pub max_packet_bytes: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -302,6 +309,7 @@ impl Default for MqttConfig {
             sessions: 0,
             reconnect_min_ms: 200,
             reconnect_max_ms: 10_000,
+            max_packet_bytes: 1 << 20,
         }
     }
 }
@@ -470,6 +478,14 @@ impl Config {
         if i.max_payload_bytes == 0 || i.max_payload_bytes > 16 << 20 {
             return bad("ingest.max_payload_bytes", "must be between 1 and 16 MiB");
         }
+        if self.mqtt.max_packet_bytes <= i.max_payload_bytes
+            || self.mqtt.max_packet_bytes > MAX_MQTT_PACKET
+        {
+            return bad(
+                "mqtt.max_packet_bytes",
+                "must be above ingest.max_payload_bytes (so oversize payloads reach ingest and are dead-lettered) and at most 256 MiB",
+            );
+        }
         if i.queue_capacity < usize::from(self.mqtt.inflight) * usize::from(self.intake_sessions())
         {
             return bad(
@@ -623,6 +639,9 @@ impl Config {
         }
     }
 }
+
+/// MQTT's own ceiling: the largest remaining length a fixed header can state.
+pub const MAX_MQTT_PACKET: usize = 268_435_455;
 
 /// `http://host[:port]` or `https://host[:port]`, as a browser sends it in `Origin`.
 fn valid_origin(origin: &str) -> bool {

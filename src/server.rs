@@ -79,6 +79,24 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
     let metrics = metrics_handle()?;
     crate::ingest::register_metrics();
 
+    // Listeners first: a port that is taken stops the start before a database is
+    // created or a broker started.
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", config.http.listen))?;
+    let http_addr = listener.local_addr()?;
+    let embedded = match config.broker()? {
+        BrokerChoice::Embedded => Some(
+            EmbeddedBroker {
+                listen: config.mqtt.embedded_listen,
+                max_packet_size: config.mqtt.max_packet_bytes,
+                max_inflight: usize::from(config.mqtt.inflight),
+            }
+            .reserve()?,
+        ),
+        BrokerChoice::External { .. } => None,
+    };
+
     let city = Arc::new(
         City::load(&config.city.dir)
             .with_context(|| format!("loading the city from {}", config.city.dir.display()))?,
@@ -113,18 +131,16 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         Vec::new()
     };
 
-    let (host, port, mqtt_addr) = match config.broker()? {
-        BrokerChoice::Embedded => {
-            let addr = EmbeddedBroker {
-                listen: config.mqtt.embedded_listen,
-                max_payload_size: config.ingest.max_payload_bytes * 2 + 64 * 1024,
-                max_inflight: usize::from(config.mqtt.inflight),
-            }
-            .start()?;
+    let (host, port, mqtt_addr) = match (embedded, config.broker()?) {
+        (Some(reserved), _) => {
+            let addr = reserved.start()?;
             tracing::info!(%addr, "embedded MQTT broker listening");
             (addr.ip().to_string(), addr.port(), Some(addr))
         }
-        BrokerChoice::External { host, port } => (host, port, None),
+        (None, BrokerChoice::External { host, port }) => (host, port, None),
+        (None, BrokerChoice::Embedded) => {
+            anyhow::bail!("the embedded broker's address was not reserved")
+        }
     };
 
     let shutdown = CancellationToken::new();
@@ -164,7 +180,6 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
                 &config.mqtt,
                 &host,
                 port,
-                config.ingest.max_payload_bytes,
                 decoder.clone(),
                 status.clone(),
                 ingest_tx.clone(),
@@ -268,10 +283,6 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
             .max_body_bytes
             .max(config.ingest.max_payload_bytes),
     };
-    let listener = tokio::net::TcpListener::bind(config.http.listen)
-        .await
-        .with_context(|| format!("binding HTTP on {}", config.http.listen))?;
-    let http_addr = listener.local_addr()?;
     tracing::info!(%http_addr, "HTTP listening");
     let http_stop = CancellationToken::new();
     let http_task = {

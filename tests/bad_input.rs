@@ -25,6 +25,7 @@ async fn every_rejection_reason_is_counted_kept_and_survived() {
     let topic = sensor_topic(&s);
     let now = now_secs();
     let (_, cam_district) = demo_camera();
+    let other = demo_sensor("waterlogging", 3);
 
     let oversize = format!(
         "[{{\"n\":\"depth\",\"v\":1,\"t\":{now},\"x\":\"{}\"}}]",
@@ -87,6 +88,24 @@ async fn every_rejection_reason_is_counted_kept_and_survived() {
         ),
         ("oversize", topic.clone(), oversize.into_bytes()),
         (
+            "malformed",
+            topic.clone(),
+            // Invalid UTF-8 in a field the compact form ignores.
+            [
+                format!("{{\"t\":{now},\"v\":1.0,\"note\":\"").as_bytes(),
+                b"\xff\"}",
+            ]
+            .concat(),
+        ),
+        (
+            "conflict",
+            sensor_topic(&other),
+            json!([{"n": "depth", "v": 1.0, "t": now - 20.0},
+                   {"n": "depth", "v": 2.0, "t": now - 20.0}])
+            .to_string()
+            .into_bytes(),
+        ),
+        (
             "unknown_camera",
             format!("city/{cam_district}/video/CAM-NOPE"),
             json!({"id": "a-1", "event_type": "smoke", "confidence": 0.9, "time": now})
@@ -134,6 +153,17 @@ async fn every_rejection_reason_is_counted_kept_and_survived() {
         let kept = letters.iter().filter(|d| d["reason"] == *reason).count();
         assert_eq!(kept, *n, "dead letters for {reason}: {letters:#?}");
     }
+    // Every dead letter is counted, duplicates included.
+    let n = letters.len() as f64;
+    eventually(
+        "cityops_dead_letters_total = dead letters",
+        WAIT,
+        || async {
+            let total = c.counter("cityops_dead_letters_total", "").await;
+            (total == n).then_some(())
+        },
+    )
+    .await;
     // The raw bytes are kept as sent (truncated to the configured size).
     let malformed: Vec<_> = letters
         .iter()
@@ -235,4 +265,72 @@ async fn video_alert_webhook_stores_once_and_explains_rejections() {
         reply.starts_with("HTTP/1.1 413"),
         "bodies over the limit are refused: {reply}"
     );
+}
+
+/// Above ingest's payload limit and below the listener's packet limit a payload is an
+/// `oversize` dead letter (also past the old 2 × limit + 64 KiB cut-off of the embedded
+/// broker); above the listener's limit the connection is refused, and that is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_payloads_are_dead_lettered_up_to_the_listener_limit_and_counted_beyond() {
+    let c = Cityops::start(&ServeSpec::default());
+    c.wait_ready().await;
+    let broker = c.mqtt.expect("embedded broker");
+    let s = demo_sensor("waterlogging", 2);
+    let topic = sensor_topic(&s);
+    let now = now_secs();
+    let payload = |size: usize| {
+        format!(
+            "[{{\"n\":\"depth\",\"v\":1,\"t\":{now},\"x\":\"{}\"}}]",
+            "a".repeat(size)
+        )
+    };
+
+    let mut p = Publisher::connect(broker, "oversize-pub").await;
+    p.publish(&topic, payload(300_000)).await;
+    // PUBACK means ingest took it: it was not cut off on the way.
+    p.flush().await;
+    let letters = eventually("the oversize dead letter", WAIT, || async {
+        let l = dead_letters(&c).await;
+        l.iter().any(|d| d["reason"] == "oversize").then_some(l)
+    })
+    .await;
+    let letter = letters
+        .iter()
+        .find(|d| d["reason"] == "oversize")
+        .expect("oversize letter");
+    assert!(
+        letter["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("more than the limit of 65536")),
+        "{letter}"
+    );
+    assert_eq!(
+        c.counter("cityops_ingest_rejected_total", "reason=\"oversize\"")
+            .await,
+        1.0
+    );
+    assert_eq!(
+        c.counter("cityops_mqtt_refused_total", "reason=\"too_large\"")
+            .await,
+        0.0
+    );
+    p.close().await;
+
+    // Past mqtt.max_packet_bytes (1 MiB by default) the listener drops the client.
+    let mut huge = Publisher::connect(broker, "too-large-pub").await;
+    huge.publish(&topic, payload(1_200_000)).await;
+    eventually("a too_large refusal counted", WAIT, || async {
+        let n = c
+            .counter("cityops_mqtt_refused_total", "reason=\"too_large\"")
+            .await;
+        (n >= 1.0).then_some(())
+    })
+    .await;
+    // Nothing of it reached ingest.
+    assert_eq!(
+        c.counter("cityops_ingest_rejected_total", "reason=\"oversize\"")
+            .await,
+        1.0
+    );
+    let _ = huge.client.disconnect().await;
 }

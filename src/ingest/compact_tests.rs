@@ -107,3 +107,18 @@ fn bad_and_non_finite_positions() {
         RejectReason::NonFinite
     );
 }
+
+#[test]
+fn invalid_utf8_in_an_ignored_field_is_malformed() {
+    let payload = b"{\"v\": 1.2, \"note\": \"\xff\xfe\"}";
+    let r = super::decode_sensor_payload(
+        payload,
+        Some("WL-1"),
+        NOW,
+        &super::Limits::default(),
+        &mut Vec::new(),
+    )
+    .expect_err("refused");
+    assert_eq!(r.reason, RejectReason::Malformed);
+    assert!(r.detail.contains("not UTF-8"), "{}", r.detail);
+}

@@ -100,6 +100,14 @@ pub fn decode_sensor_payload<'a>(
             ),
         ));
     }
+    // JSON is UTF-8 (RFC 8259 §8.1). The parser checks the strings it reads, but skips the
+    // fields it ignores unchecked, so check the whole payload once.
+    if let Err(e) = std::str::from_utf8(payload) {
+        return Err(Rejection::malformed(format!(
+            "payload is not UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        )));
+    }
     let form = PayloadForm::detect(payload).ok_or_else(|| {
         Rejection::malformed(
             "payload is neither a SenML array ([...]) nor a compact object ({...})",

@@ -80,6 +80,13 @@ pub fn register() {
         "cityops_rule_firings_total",
         "Times a rule started firing, by rule."
     );
+    describe_counter!(
+        "cityops_mqtt_refused_total",
+        "Client connections the embedded broker dropped, by reason (too_large: a packet above mqtt.max_packet_bytes)."
+    );
+    for reason in BrokerRefusal::ALL {
+        counter!("cityops_mqtt_refused_total", "reason" => reason.as_str()).increment(0);
+    }
     counter!("cityops_rules_late_dropped_total").increment(0);
     for kind in ["sensor", "video", "unrouted"] {
         counter!("cityops_messages_in_total", "kind" => kind).increment(0);
@@ -117,6 +124,11 @@ pub fn duplicates(n: usize) {
         counter!("cityops_ingest_rejected_total", "reason" => RejectReason::Duplicate.as_str())
             .increment(n as u64);
     }
+}
+
+/// Dead letters written outside a batch (the duplicates found once a batch is stored).
+pub fn dead_letters_written(n: usize) {
+    counter!("cityops_dead_letters_total").increment(n as u64);
 }
 
 pub fn batch_written(batch: &IngestBatch, outcome: &BatchOutcome, took: Duration) {
@@ -160,6 +172,44 @@ pub fn broker_error(msg: &str) {
             error = msg,
             suppressed,
             "MQTT connection problem; reconnecting"
+        );
+    }
+}
+
+/// Why the embedded broker's listener refused (disconnected) a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerRefusal {
+    /// A packet above `mqtt.max_packet_bytes`: the device is disconnected before its
+    /// message reaches ingest, so there is no dead letter, only this count.
+    TooLarge,
+    /// The client never completed its MQTT CONNECT (timeout, bad packet, bad client id).
+    ConnectFailed,
+    /// Any other protocol or network error that ended a connection.
+    ConnectionError,
+}
+
+impl BrokerRefusal {
+    pub const ALL: [Self; 3] = [Self::TooLarge, Self::ConnectFailed, Self::ConnectionError];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::ConnectFailed => "connect_failed",
+            Self::ConnectionError => "connection_error",
+        }
+    }
+}
+
+/// The embedded broker dropped a client's connection; `detail` is rumqttd's error.
+pub fn broker_refused(reason: BrokerRefusal, detail: &str) {
+    counter!("cityops_mqtt_refused_total", "reason" => reason.as_str()).increment(1);
+    static LIMIT: std::sync::LazyLock<RateLimit> = std::sync::LazyLock::new(RateLimit::new);
+    if let Some(suppressed) = LIMIT.allow() {
+        tracing::warn!(
+            reason = reason.as_str(),
+            detail,
+            suppressed,
+            "embedded MQTT broker dropped a client connection"
         );
     }
 }

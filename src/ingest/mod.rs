@@ -19,7 +19,7 @@
 pub mod alert;
 pub mod compact;
 pub mod decode;
-mod events;
+pub(crate) mod events;
 mod mqtt;
 mod nonfinite;
 mod route;

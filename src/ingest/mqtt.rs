@@ -58,7 +58,6 @@ impl MqttIntake {
         config: &MqttConfig,
         host: &str,
         port: u16,
-        max_payload: usize,
         decoder: Arc<Decoder>,
         status: Arc<IngestStatus>,
         tx: mpsc::Sender<Envelope>,
@@ -72,9 +71,10 @@ impl MqttIntake {
         opts.set_clean_session(false)
             .set_manual_acks(true)
             .set_keep_alive(Duration::from_secs(config.keep_alive_secs.max(5)))
-            // Larger than ingest's own limit, so that an oversize payload reaches the
-            // decoder and is dead-lettered instead of breaking the connection.
-            .set_max_packet_size(max_payload.saturating_mul(2) + 64 * 1024, 64 * 1024);
+            // The embedded broker's limit (and the most an external one may be set to):
+            // above ingest's payload limit, so an oversize payload reaches the decoder and
+            // is dead-lettered instead of breaking this connection, redelivered, forever.
+            .set_max_packet_size(config.max_packet_bytes, 64 * 1024);
         if let (Some(u), Some(p)) = (&config.username, &config.password) {
             opts.set_credentials(u.clone(), p.clone());
         }

@@ -100,7 +100,7 @@ fn non_finite_tokens_are_non_finite_not_malformed() {
         "inf",
     ] {
         let p = format!(
-            r#"[{{"bn":"WL-1:","n":"level","v":1}},{{"n":"level","v":{token}}},{{"n":"level","v":2}}]"#
+            r#"[{{"bn":"WL-1:","n":"level","v":1,"t":-3}},{{"n":"level","v":{token},"t":-2}},{{"n":"level","v":2,"t":-1}}]"#
         );
         let v = run(&p, None);
         assert_eq!(reasons(&v), vec![RejectReason::NonFinite], "{token}");
@@ -158,7 +158,7 @@ fn whole_message_reasons() {
 fn valid_records_survive_invalid_neighbours() {
     let v = run(
         r#"[{"bn":"WL-1:","n":"level","v":1},{"n":"level","v":99},{"n":"nope","v":1},
-            {"bn":"XX:","n":"a","v":1},{"bn":"WL-1:","n":"level","v":3}]"#,
+            {"bn":"XX:","n":"a","v":1},{"bn":"WL-1:","n":"level","v":3,"t":-1}]"#,
         None,
     );
     assert_eq!(
@@ -186,4 +186,25 @@ fn long_values_are_truncated_in_details() {
         "{}",
         v.rejected[0].detail.len()
     );
+}
+
+#[test]
+fn a_conflicting_second_value_in_one_pack_is_rejected_and_the_first_kept() {
+    let v = run(
+        r#"[{"bn":"WL-1:","n":"level","v":1.5,"t":-10},
+            {"n":"level","v":1.6,"t":-5},
+            {"n":"level","v":2.5,"t":-10},
+            {"n":"level","v":1.5,"t":-10}]"#,
+        None,
+    );
+    assert_eq!(reasons(&v), [RejectReason::Conflict], "{:?}", v.rejected);
+    assert!(
+        v.rejected[0].detail.contains("record #2") && v.rejected[0].detail.contains("record #0"),
+        "{}",
+        v.rejected[0].detail
+    );
+    let values: Vec<f64> = v.readings.iter().map(|r| r.value).collect();
+    // The same value again is no conflict: the store counts it as a duplicate.
+    assert_eq!(values, [1.5, 1.6, 1.5]);
+    assert_eq!(v.sensors.len(), v.readings.len());
 }

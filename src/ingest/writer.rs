@@ -257,6 +257,7 @@ impl Writer {
 
         let duplicates = self.duplicates(pending, &outcome);
         if !duplicates.is_empty() {
+            let written = duplicates.len();
             let dl = IngestBatch {
                 dead_letters: duplicates,
                 ..Default::default()
@@ -264,6 +265,7 @@ impl Writer {
             if self.retry(abort, |s| s.write_batch(&dl)).await.is_none() {
                 return false;
             }
+            events::dead_letters_written(written);
         }
 
         let new_readings: Vec<&Reading> = batch

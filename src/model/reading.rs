@@ -104,10 +104,13 @@ pub enum RejectReason {
     Oversize,
     /// Everything the message carries was already stored.
     Duplicate,
+    /// A second, different value for a sensor, metric and time the same message already
+    /// gave: the first is kept.
+    Conflict,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 11] = [
+    pub const ALL: [RejectReason; 12] = [
         Self::Malformed,
         Self::NonFinite,
         Self::OutOfRange,
@@ -119,6 +122,7 @@ impl RejectReason {
         Self::StaleTimestamp,
         Self::Oversize,
         Self::Duplicate,
+        Self::Conflict,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -134,6 +138,7 @@ impl RejectReason {
             Self::StaleTimestamp => "stale_timestamp",
             Self::Oversize => "oversize",
             Self::Duplicate => "duplicate",
+            Self::Conflict => "conflict",
         }
     }
 

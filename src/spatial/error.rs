@@ -92,6 +92,9 @@ pub enum FeatureProblem {
     /// belongs to another district than the one the grid names.
     #[error("{0}")]
     InconsistentParent(String),
+    /// A sensor's or camera's point does not lie in the grid it names.
+    #[error("its point ({lon}, {lat}) lies outside the grid {grid:?} it names")]
+    OutsideGrid { grid: String, lon: f64, lat: f64 },
     #[error("metric #{index}: {message}")]
     BadMetric { index: usize, message: String },
 }

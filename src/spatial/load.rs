@@ -267,6 +267,20 @@ fn point_location(
             district.code
         )));
     }
+    // A point outside the grid it names would be placed (and dispatched) by the wrong
+    // grid's rules and people; on its boundary is inside.
+    let shape = layers
+        .grids
+        .by_code
+        .get(&grid.code)
+        .and_then(|&i| layers.grids.shapes.get(i));
+    if shape.is_some_and(|s| !geo::Intersects::intersects(s, &geo::Point::new(lon, lat))) {
+        return Err(FeatureProblem::OutsideGrid {
+            grid: grid.code.clone(),
+            lon,
+            lat,
+        });
+    }
     Ok(Location {
         lon,
         lat,
