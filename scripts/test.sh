@@ -15,6 +15,9 @@ echo "== tests"
 # The integration tests start the cityops binary; build it (and the simulator) first.
 cargo build --workspace --bins --locked
 
+echo "== soak script smoke run (5 s)"
+SOAK_PROFILE=debug bash scripts/soak.sh 200 5 1 | tail -n 1
+
 echo "== shipped rules: check and test"
 cargo run --quiet --locked --bin cityops -- rules check rules
 cargo run --quiet --locked --bin cityops -- rules test rules

@@ -276,6 +276,29 @@ pub struct DemoConfig {
     /// alarm levels), so the demo raises and clears incidents.
     pub anomaly_rate: f64,
     pub seed: u64,
+    /// Play the center, the departments and the grid workers (`demo::crew`): incidents
+    /// go round the closed loop at the pace below, so the open count levels off.
+    pub crew: bool,
+    /// Seconds between the crew's rounds on the server's clock.
+    pub crew_tick_secs: u64,
+    /// Mean minutes the center takes to file and dispatch what the desk leaves to it.
+    pub dispatch_minutes: f64,
+    /// Mean minutes a department takes to acknowledge (签收) a dispatch.
+    pub acknowledge_minutes: f64,
+    /// Mean minutes from acknowledging (or a rework) to starting on site.
+    pub start_minutes: f64,
+    /// Mean minutes of handling before the department feeds back (反馈).
+    pub handle_minutes: f64,
+    /// Mean minutes until a grid worker (or the center) verifies (核查) the feedback.
+    pub verify_minutes: f64,
+    /// Mean minutes from verified to closed (结案).
+    pub close_minutes: f64,
+    /// Chance a department acknowledges or feeds back after its due time.
+    pub late_rate: f64,
+    /// Chance a department returns (退回) a dispatch that routing could give another.
+    pub return_rate: f64,
+    /// Chance a verification sends the case back for rework (返工).
+    pub rework_rate: f64,
 }
 
 impl Default for HttpConfig {
@@ -366,6 +389,17 @@ impl Default for DemoConfig {
             alerts_per_min: 6.0,
             anomaly_rate: 0.0005,
             seed: 7,
+            crew: true,
+            crew_tick_secs: 10,
+            dispatch_minutes: 3.0,
+            acknowledge_minutes: 6.0,
+            start_minutes: 4.0,
+            handle_minutes: 25.0,
+            verify_minutes: 8.0,
+            close_minutes: 3.0,
+            late_rate: 0.08,
+            return_rate: 0.05,
+            rework_rate: 0.08,
         }
     }
 }
@@ -513,6 +547,31 @@ impl Config {
         }
         if !(0.0..=1.0).contains(&self.demo.anomaly_rate) {
             return bad("demo.anomaly_rate", "must be between 0 and 1");
+        }
+        let d = &self.demo;
+        for (key, rate) in [
+            ("demo.late_rate", d.late_rate),
+            ("demo.return_rate", d.return_rate),
+            ("demo.rework_rate", d.rework_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return bad(key, "must be between 0 and 1");
+            }
+        }
+        for (key, minutes) in [
+            ("demo.dispatch_minutes", d.dispatch_minutes),
+            ("demo.acknowledge_minutes", d.acknowledge_minutes),
+            ("demo.start_minutes", d.start_minutes),
+            ("demo.handle_minutes", d.handle_minutes),
+            ("demo.verify_minutes", d.verify_minutes),
+            ("demo.close_minutes", d.close_minutes),
+        ] {
+            if !(minutes.is_finite() && minutes >= 0.0) {
+                return bad(key, "must be a finite number of minutes >= 0");
+            }
+        }
+        if d.crew_tick_secs == 0 {
+            return bad("demo.crew_tick_secs", "must be at least 1");
         }
         if self.desk.scan_secs == 0 || self.desk.reminder_minutes == 0 {
             return bad(

@@ -307,6 +307,19 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         None
     };
 
+    // The demo's people; stopped with the simulator, before the desk.
+    let crew_task = (config.demo.simulate && config.demo.crew).then(|| {
+        crate::demo::crew::spawn(
+            &config.demo,
+            Arc::clone(&city),
+            desk.clone(),
+            store.clone(),
+            clock.clone(),
+            live_tx.clone(),
+            sim_stop.clone(),
+        )
+    });
+
     let task = {
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
@@ -314,6 +327,9 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
             tracing::info!("shutting down");
             sim_stop.cancel();
             if let Some(t) = sim_task {
+                let _ = tokio::time::timeout(STEP_DEADLINE, t).await;
+            }
+            if let Some(t) = crew_task {
                 let _ = tokio::time::timeout(STEP_DEADLINE, t).await;
             }
             desk_stop.cancel();

@@ -31,6 +31,19 @@ pub enum BrokerError {
     NotListening(SocketAddr),
 }
 
+/// Size of one segment of the router's in-memory log. rumqttd appends every publish to
+/// the log of the filter it matches and drops a log's oldest segment only once it holds
+/// [`SEGMENT_COUNT`] full ones: the log is retention, not a queue, and messages stay in it
+/// after every subscriber has read them. Its former 100 MiB × 10 let each filter's log grow
+/// to a gigabyte, so resident memory rose with every message for hours (about 7.5 MB a
+/// minute at 500 readings/s). 16 MiB × 4 caps it at 64 MiB of payload and topic per filter.
+/// The same log is what ingest reads from when it falls behind, so it also bounds how far
+/// behind ingest may fall before the oldest messages are skipped (rumqttd logs "jumping to
+/// head"): about 40 s at 10 000 one-reading messages a second (`docs/performance.md`).
+const SEGMENT_BYTES: usize = 16 * 1024 * 1024;
+/// Segments kept per filter log; see [`SEGMENT_BYTES`].
+const SEGMENT_COUNT: usize = 4;
+
 /// Settings of the embedded broker that matter to ingest.
 #[derive(Debug, Clone)]
 pub struct EmbeddedBroker {
@@ -133,8 +146,8 @@ impl EmbeddedBroker {
         let router = rumqttd::RouterConfig {
             max_connections: 10_000,
             max_outgoing_packet_count: 200,
-            max_segment_size: 100 * 1024 * 1024,
-            max_segment_count: 10,
+            max_segment_size: SEGMENT_BYTES,
+            max_segment_count: SEGMENT_COUNT,
             custom_segment: None,
             initialized_filters: None,
             shared_subscriptions_strategy: Default::default(),

@@ -1,6 +1,9 @@
 //! Demo mode: the simulator in-process, feeding the city's sensors and cameras to the
 //! broker cityops itself listens on, as `sensors-sim run` would from outside; and one
-//! user per role to log in with.
+//! user per role to log in with; and the crew (`crew.rs`) that plays the center, the
+//! departments and the grid workers, so the demo city's incidents go round the loop.
+
+pub mod crew;
 
 use crate::auth::AuthError;
 use crate::auth::users::{UserError, UserSpec};
@@ -62,18 +65,39 @@ pub async fn ensure_users(
 ) -> Result<Vec<(String, String)>, UserError> {
     let mut created = Vec::new();
     for spec in demo_user_specs(city) {
-        if store.user(&spec.name).await?.is_some() {
-            continue;
-        }
-        let password = random_password()?;
-        match crate::auth::users::add(store, city, clock, &spec, &password).await {
-            Ok(_) => created.push((spec.name.clone(), password)),
-            // Another node of a shared database made it first.
-            Err(UserError::Exists(_)) => {}
-            Err(e) => return Err(e),
+        if let Some(password) = ensure_user(store, city, clock, &spec).await? {
+            created.push((spec.name.clone(), password));
         }
     }
     Ok(created)
+}
+
+/// Creates `spec`'s user with a random password unless it exists; returns the password
+/// if it created it.
+async fn ensure_user(
+    store: &SharedStore,
+    city: &City,
+    clock: &dyn Clock,
+    spec: &UserSpec,
+) -> Result<Option<String>, UserError> {
+    if store.user(&spec.name).await?.is_some() {
+        return Ok(None);
+    }
+    let password = random_password()?;
+    match crate::auth::users::add(store, city, clock, spec, &password).await {
+        Ok(_) => Ok(Some(password)),
+        // Another node of a shared database made it first.
+        Err(UserError::Exists(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A code as a user-name part: `D-0` → `d0`, `water-city` → `watercity`.
+fn short(code: &str) -> String {
+    code.to_ascii_lowercase()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect()
 }
 
 fn demo_user_specs(city: &City) -> Vec<UserSpec> {
@@ -96,11 +120,7 @@ fn demo_user_specs(city: &City) -> Vec<UserSpec> {
     ];
     if let Some(district) = city.districts().first() {
         let code = &district.code;
-        let short: String = code
-            .to_ascii_lowercase()
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect();
+        let short = short(code);
         specs.push(UserSpec {
             district: Some(code.clone()),
             ..user(
