@@ -199,6 +199,113 @@ async fn wrong_passwords_are_refused_then_throttled() {
     login_ok(&c, "wall").await;
 }
 
+/// A login with `cookie` (a device mark, or nothing): the status and the device mark it
+/// sets.
+async fn login_from(c: &Cityops, user: &str, password: &str, mark: Option<&str>) -> (u16, String) {
+    let mut req = anonymous()
+        .post(c.url("/api/v1/login"))
+        .json(&json!({"user": user, "password": password}));
+    if let Some(m) = mark {
+        req = req.header(COOKIE, format!("theme=dark; cityops_device={m}"));
+    }
+    let r = req.send().await.expect("POST /login");
+    let set = r
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("cityops_device="))
+        .unwrap_or_default()
+        .to_owned();
+    (r.status().as_u16(), set)
+}
+
+fn mark_of(set_cookie: &str) -> String {
+    let value = set_cookie.split(';').next().unwrap_or_default();
+    value.trim_start_matches("cityops_device=").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_never_locks_out_a_known_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    cli_add(dir.path(), "duty", &["--role", "duty_officer"]);
+    cli_add(dir.path(), "wall", &["--role", "wall"]);
+    let c = serve(dir.path(), &[]);
+
+    // Each right password hands out a device mark, sent only back to the login.
+    let (status, set) = login_from(&c, "duty", PASSWORD, None).await;
+    assert_eq!(status, 200);
+    for attribute in [
+        "Path=/api/v1/login",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Max-Age=",
+    ] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    let duty_browser = mark_of(&set);
+    let (_, set) = login_from(&c, "wall", PASSWORD, None).await;
+    let wall_browser = mark_of(&set);
+
+    // Someone guesses at duty's password, from the hall's own (NAT) address.
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(login_from(&c, "duty", "a guess!", None).await.0);
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429]);
+    // A stranger is stopped even with the right password; duty's own browser is not.
+    assert_eq!(login_from(&c, "duty", PASSWORD, None).await.0, 429);
+    let (status, set) = login_from(&c, "duty", PASSWORD, Some(&duty_browser)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        mark_of(&set),
+        duty_browser,
+        "a known browser keeps its mark"
+    );
+    // A mark is its user's only, and a made-up one is nobody's.
+    assert_eq!(
+        login_from(&c, "duty", PASSWORD, Some(&wall_browser))
+            .await
+            .0,
+        429
+    );
+    assert_eq!(
+        login_from(&c, "duty", PASSWORD, Some("forged.mark"))
+            .await
+            .0,
+        429
+    );
+
+    // Guessing at many names from the address locks it for strangers, not for wall.
+    for i in 0..20 {
+        login_from(&c, &format!("user{i}"), "a guess!", None).await;
+    }
+    assert_eq!(login_from(&c, "wall", PASSWORD, None).await.0, 429);
+    assert_eq!(
+        login_from(&c, "wall", PASSWORD, Some(&wall_browser))
+            .await
+            .0,
+        200
+    );
+
+    // A stolen mark still needs the password, and guessing with it locks only it.
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(
+            login_from(&c, "wall", "a guess!", Some(&wall_browser))
+                .await
+                .0,
+        );
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    assert_eq!(
+        login_from(&c, "duty", PASSWORD, Some(&duty_browser))
+            .await
+            .0,
+        200
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_sessions_are_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,8 +10,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn dead_letters(c: &Cityops) -> Vec<Value> {
-    let (_, v) = c.get_json("/api/v1/dead-letters?limit=1000").await;
+/// The dead letters, as `engineer` (who may read them; the harness's duty officer may not).
+async fn dead_letters(c: &Cityops, engineer: &reqwest::Client) -> Vec<Value> {
+    let r = engineer
+        .get(c.url("/api/v1/dead-letters?limit=1000"))
+        .send()
+        .await
+        .expect("GET dead letters");
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().await.unwrap_or_default();
     v.as_array().cloned().unwrap_or_default()
 }
 
@@ -137,8 +144,10 @@ async fn every_rejection_reason_is_counted_kept_and_survived() {
         *expected.entry(reason).or_default() += 1;
     }
     expected.insert("duplicate", 1);
+    add_user(&c.data_dir, &[], "engineer", &["--role", "engineer"]);
+    let engineer = client_with(&login(c.http, "engineer", TEST_PASSWORD).expect("login"));
     let letters = eventually("all dead letters", WAIT, || async {
-        let l = dead_letters(&c).await;
+        let l = dead_letters(&c, &engineer).await;
         (l.len() > cases.len()).then_some(l)
     })
     .await;
@@ -285,12 +294,14 @@ async fn oversize_payloads_are_dead_lettered_up_to_the_listener_limit_and_counte
         )
     };
 
+    add_user(&c.data_dir, &[], "engineer", &["--role", "engineer"]);
+    let engineer = client_with(&login(c.http, "engineer", TEST_PASSWORD).expect("login"));
     let mut p = Publisher::connect(broker, "oversize-pub").await;
     p.publish(&topic, payload(300_000)).await;
     // PUBACK means ingest took it: it was not cut off on the way.
     p.flush().await;
     let letters = eventually("the oversize dead letter", WAIT, || async {
-        let l = dead_letters(&c).await;
+        let l = dead_letters(&c, &engineer).await;
         l.iter().any(|d| d["reason"] == "oversize").then_some(l)
     })
     .await;

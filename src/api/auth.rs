@@ -2,11 +2,11 @@
 //! [`crate::auth`].
 
 use super::{ApiError, AppState};
-use crate::auth::{Auth, AuthError, ClientIp, CurrentSession, LoggedIn, UserView};
+use crate::auth::{Auth, AuthError, ClientIp, CurrentSession, LoggedIn, UserView, device};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRef, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -25,20 +25,29 @@ pub struct LoginBody {
     password: String,
 }
 
-/// 200 `{token, csrf_token, expires_at, user}` and the session cookie; 401
+/// 200 `{token, csrf_token, expires_at, user}`, the session cookie and the device mark
+/// (`auth::device`; a client that shows it next time is counted apart by the limiter); 401
 /// `bad_credentials`; 429 `too_many_attempts`; 422 for a body that is not
 /// `{user, password}`.
 pub async fn login(
     State(auth): State<Arc<Auth>>,
     ClientIp(client): ClientIp,
+    headers: HeaderMap,
     body: Result<Json<LoginBody>, JsonRejection>,
 ) -> Result<Response, AuthError> {
     let Json(body) = body.map_err(bad_body)?;
-    let logged_in: LoggedIn = auth.login(&body.user, &body.password, client).await?;
-    let cookie = HeaderValue::from_str(&auth.session_cookie(&logged_in.token))
-        .map_err(|e| AuthError::Internal(format!("session cookie: {e}")))?;
+    let device = crate::auth::extract::cookie(&headers, device::COOKIE);
+    let logged_in: LoggedIn = auth
+        .login(&body.user, &body.password, client, device)
+        .await?;
+    let cookie = |v: String| {
+        HeaderValue::from_str(&v).map_err(|e| AuthError::Internal(format!("cookie: {e}")))
+    };
+    let session = cookie(auth.session_cookie(&logged_in.token))?;
+    let mark = cookie(auth.device_cookie(&logged_in.device))?;
     let mut response = Json(logged_in).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response.headers_mut().append(header::SET_COOKIE, session);
+    response.headers_mut().append(header::SET_COOKIE, mark);
     no_store(&mut response);
     Ok(response)
 }

@@ -98,7 +98,8 @@ fn me() {}
 
 #[utoipa::path(get, path = "/api/v1/sensors", tag = "sensors", security(("bearer" = []), ("cookie" = [])),
     params(("kind" = Option<String>, Query), ("district" = Option<String>, Query)),
-    responses((status = 200, body = Vec<SensorState>, description = "OK"), (status = 401, body = ErrorBody, description = "not signed in")))]
+    responses((status = 200, body = Vec<SensorState>, description = "the sensors in the user's jurisdiction"), (status = 401, body = ErrorBody, description = "not signed in"),
+              (status = 403, body = ErrorBody, description = "forbidden for this role (docs/access.md)")))]
 fn sensors() {}
 
 #[utoipa::path(get, path = "/api/v1/sensors/{id}/readings", tag = "sensors", security(("bearer" = []), ("cookie" = [])),
@@ -106,7 +107,8 @@ fn sensors() {}
            ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339"), ("metric" = Option<String>, Query),
            ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000)),
     responses((status = 200, body = Vec<Reading>, description = "OK"), (status = 400, body = ErrorBody, description = "bad request"),
-              (status = 401, body = ErrorBody, description = "not signed in"), (status = 404, body = ErrorBody, description = "not found")))]
+              (status = 401, body = ErrorBody, description = "not signed in"), (status = 403, body = ErrorBody, description = "forbidden for this role (docs/access.md)"),
+              (status = 404, body = ErrorBody, description = "no such sensor in the user's jurisdiction")))]
 fn readings() {}
 
 #[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", security(("bearer" = []), ("cookie" = [])),
@@ -151,18 +153,22 @@ fn post_video_alert() {}
 
 #[utoipa::path(get, path = "/api/v1/video-alerts", tag = "ingest", security(("bearer" = []), ("cookie" = [])),
     params(("limit" = Option<u32>, Query, minimum = 1, maximum = 10000)),
-    responses((status = 200, body = Vec<VideoAlert>, description = "OK"), (status = 401, body = ErrorBody, description = "not signed in")))]
+    responses((status = 200, body = Vec<VideoAlert>, description = "the alerts of cameras in the user's jurisdiction"), (status = 401, body = ErrorBody, description = "not signed in"),
+              (status = 403, body = ErrorBody, description = "forbidden for this role (docs/access.md)")))]
 fn video_alerts() {}
 
 #[utoipa::path(get, path = "/api/v1/dead-letters", tag = "ingest", security(("bearer" = []), ("cookie" = [])),
     params(("limit" = Option<u32>, Query, minimum = 1, maximum = 10000)),
-    responses((status = 200, description = "rejected messages with reason and raw bytes"), (status = 401, body = ErrorBody, description = "not signed in")))]
+    responses((status = 200, description = "rejected messages with reason and raw bytes"), (status = 401, body = ErrorBody, description = "not signed in"),
+              (status = 403, body = ErrorBody, description = "forbidden for this role (docs/access.md)")))]
 fn dead_letters() {}
 
 #[utoipa::path(get, path = "/api/v1/city/{layer}", tag = "city", security(("bearer" = []), ("cookie" = [])),
     params(("layer" = String, Path, description = "districts.geojson, streets.geojson, grids.geojson, sensors.geojson or cameras.geojson")),
-    responses((status = 200, description = "GeoJSON (RFC 7946)", content_type = "application/geo+json"),
-              (status = 401, body = ErrorBody, description = "not signed in"), (status = 404, body = ErrorBody, description = "not found")))]
+    responses((status = 200, description = "GeoJSON (RFC 7946); sensors and cameras only those in the user's jurisdiction", content_type = "application/geo+json"),
+              (status = 401, body = ErrorBody, description = "not signed in"),
+              (status = 403, body = ErrorBody, description = "sensors and cameras: forbidden for this role (docs/access.md)"),
+              (status = 404, body = ErrorBody, description = "not found")))]
 fn city_layer() {}
 
 #[utoipa::path(get, path = "/ws", tag = "live", security(("bearer" = []), ("cookie" = [])),

@@ -1,9 +1,11 @@
 //! REST handlers under `/api/v1`. Every read needs a signed-in user (`Authenticated`);
-//! incidents are scoped to the user's jurisdiction. The video-alert webhook is a
+//! incidents, sensors and video alerts are scoped to the user's jurisdiction, dead
+//! letters are for admins and engineers (`docs/access.md`, `auth::access`). The video-alert webhook is a
 //! machine intake like MQTT and is not behind a user login.
 
 use super::{ApiError, AppState};
 use crate::auth::Authenticated;
+use crate::auth::access;
 use crate::incidents::lifecycle::may_see;
 use crate::ingest::{Ack, Route, WriteReply};
 use crate::model::Role;
@@ -29,15 +31,29 @@ pub struct SensorQuery {
     district: Option<String>,
 }
 
+/// 403 for a role that reads no live data (sensors, readings, video alerts).
+fn live_reader(actor: &crate::model::Actor) -> Result<(), ApiError> {
+    if access::reads_live_data(actor) {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(format!(
+        "a {} does not read sensors or video alerts; its incidents carry what it needs",
+        actor.role.as_str()
+    )))
+}
+
+/// `GET /api/v1/sensors?kind=&district=`: the sensors in the user's jurisdiction.
 pub async fn sensors(
     State(s): State<AppState>,
-    Authenticated(_actor): Authenticated,
+    Authenticated(actor): Authenticated,
     Query(q): Query<SensorQuery>,
 ) -> Result<Response, ApiError> {
-    let list = s
+    live_reader(&actor)?;
+    let mut list = s
         .store
         .sensors(q.kind.as_deref(), q.district.as_deref())
         .await?;
+    list.retain(|sensor| access::may_see_place(&actor, &sensor.info.location));
     Ok(Json(list).into_response())
 }
 
@@ -74,11 +90,17 @@ fn limit(given: Option<u32>, default: u32) -> Result<u32, ApiError> {
 /// oldest first; default the last 24 hours, 1000 readings.
 pub async fn readings(
     State(s): State<AppState>,
-    Authenticated(_actor): Authenticated,
+    Authenticated(actor): Authenticated,
     Path(id): Path<String>,
     Query(q): Query<ReadingsQuery>,
 ) -> Result<Response, ApiError> {
-    if s.city.sensor(&id).is_none() {
+    live_reader(&actor)?;
+    // Outside the jurisdiction is as good as absent.
+    if !s
+        .city
+        .sensor(&id)
+        .is_some_and(|sensor| access::may_see_place(&actor, &sensor.location))
+    {
         return Err(ApiError::NotFound(format!("no sensor {id:?}")));
     }
     let now = Timestamp::from_chrono(chrono::Utc::now());
@@ -156,20 +178,45 @@ pub struct LimitQuery {
     limit: Option<u32>,
 }
 
+/// `GET /api/v1/video-alerts?limit=`: the newest alerts of cameras in the user's
+/// jurisdiction.
 pub async fn video_alerts(
     State(s): State<AppState>,
-    Authenticated(_actor): Authenticated,
+    Authenticated(actor): Authenticated,
     Query(q): Query<LimitQuery>,
 ) -> Result<Response, ApiError> {
+    live_reader(&actor)?;
     let limit = limit(q.limit, 100)?;
-    Ok(Json(s.store.video_alerts(limit).await?).into_response())
+    // A scoped user's newest `limit` may lie further back than everyone's.
+    let fetch = if access::sees_everywhere(&actor) {
+        limit
+    } else {
+        MAX_LIMIT
+    };
+    let list: Vec<_> = s
+        .store
+        .video_alerts(fetch)
+        .await?
+        .into_iter()
+        .filter(|a| access::may_see_place(&actor, &a.location))
+        .take(limit as usize)
+        .collect();
+    Ok(Json(list).into_response())
 }
 
+/// `GET /api/v1/dead-letters?limit=`: rejected messages with their raw bytes, for
+/// admins and engineers only (raw bytes may hold anything a device or platform sent).
 pub async fn dead_letters(
     State(s): State<AppState>,
-    Authenticated(_actor): Authenticated,
+    Authenticated(actor): Authenticated,
     Query(q): Query<LimitQuery>,
 ) -> Result<Response, ApiError> {
+    if !access::reads_dead_letters(&actor) {
+        return Err(ApiError::Forbidden(format!(
+            "a {} may not read dead letters",
+            actor.role.as_str()
+        )));
+    }
     let limit = limit(q.limit, 100)?;
     let list = s.store.dead_letters(limit).await?;
     let out: Vec<_> = list
@@ -221,19 +268,41 @@ pub async fn post_video_alert(
     }
 }
 
-/// `GET /api/v1/city/{layer}.geojson`: districts, streets, grids, sensors, cameras.
+/// `GET /api/v1/city/{layer}.geojson`: districts, streets, grids (the map, for every
+/// signed-in user), sensors and cameras (the devices, as for live data: a department
+/// none, a scoped user those of its jurisdiction).
 pub async fn city_layer(
     State(s): State<AppState>,
-    Authenticated(_actor): Authenticated,
+    Authenticated(actor): Authenticated,
     Path(layer): Path<String>,
 ) -> Result<Response, ApiError> {
     let name = layer.strip_suffix(".geojson").unwrap_or(&layer);
-    match s.city.layer_geojson(name) {
-        Some(text) => {
-            Ok(([("content-type", "application/geo+json")], text.to_owned()).into_response())
-        }
-        None => Err(ApiError::NotFound(format!(
+    let Some(text) = s.city.layer_geojson(name) else {
+        return Err(ApiError::NotFound(format!(
             "no city layer {name:?}; layers: districts, streets, grids, sensors, cameras"
-        ))),
+        )));
+    };
+    let devices = matches!(name, "sensors" | "cameras");
+    if devices {
+        live_reader(&actor)?;
     }
+    let body = if !devices || access::sees_everywhere(&actor) {
+        text.to_owned()
+    } else {
+        let mut v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| crate::store::StoreError::Corrupt(format!("city layer {name}: {e}")))?;
+        if let Some(list) = v["features"].as_array_mut() {
+            list.retain(|f| {
+                let id = f["properties"]["id"].as_str().unwrap_or_default();
+                let place = if name == "sensors" {
+                    s.city.sensor(id).map(|d| &d.location)
+                } else {
+                    s.city.camera(id).map(|d| &d.location)
+                };
+                place.is_some_and(|p| access::may_see_place(&actor, p))
+            });
+        }
+        v.to_string()
+    };
+    Ok(([("content-type", "application/geo+json")], body).into_response())
 }

@@ -3,13 +3,16 @@
 //! behind its bounded queue is sent a fresh snapshot instead of the backlog.
 //!
 //! Only signed-in users connect (session cookie or bearer token), from our own pages
-//! (the `Origin` check), and each sees only the incidents of its jurisdiction: a
-//! department its own, a grid worker its grids, a district center its district.
+//! (the `Origin` check), and each sees only the incidents, sensor values and video alerts
+//! of its jurisdiction: a department its own incidents (no sensors or alerts), a grid
+//! worker its grids, a district center its district (`docs/access.md`).
 
 use super::AppState;
+use crate::auth::access;
 use crate::auth::{Authenticated, SameOrigin};
 use crate::incidents::lifecycle::may_see;
-use crate::model::{Actor, Incident, Role};
+use crate::model::{Actor, Incident, Location};
+use crate::spatial::City;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -39,26 +42,47 @@ pub async fn upgrade(
         .on_upgrade(move |socket| serve(s, socket, since, actor))
 }
 
-/// Whether `actor` sees every incident (no need to filter messages).
+/// Whether `actor` sees every incident, sensor and alert (no need to filter messages).
 fn sees_all(actor: &Actor) -> bool {
-    matches!(
-        actor.role,
-        Role::Admin | Role::Engineer | Role::Wall | Role::DutyOfficer | Role::Dispatcher
-    ) && actor.district.is_none()
-        && actor.street.is_none()
+    access::sees_everywhere(actor)
 }
 
-/// The message as `actor` may see it: incidents outside its jurisdiction removed.
-fn scoped(text: &std::sync::Arc<str>, actor: &Actor) -> std::sync::Arc<str> {
-    if sees_all(actor) || !text.contains("\"incidents\"") {
+/// The message as `actor` may see it: incidents, sensor values and video alerts outside
+/// its jurisdiction removed (`docs/access.md`); a department gets no sensor values or
+/// alerts at all.
+fn scoped(text: &std::sync::Arc<str>, actor: &Actor, city: &City) -> std::sync::Arc<str> {
+    if sees_all(actor) {
         return text.clone();
     }
     let Ok(mut v) = serde_json::from_str::<serde_json::Value>(text) else {
         return text.clone();
     };
-    if let Some(list) = v.get_mut("incidents").and_then(|l| l.as_array_mut()) {
+    let Some(message) = v.as_object_mut() else {
+        return text.clone();
+    };
+    if !message.contains_key("incidents")
+        && !message.contains_key("sensors")
+        && !message.contains_key("alerts")
+    {
+        return text.clone();
+    }
+    if let Some(list) = message.get_mut("incidents").and_then(|l| l.as_array_mut()) {
         list.retain(|i| {
             serde_json::from_value::<Incident>(i.clone()).is_ok_and(|i| may_see(actor, &i))
+        });
+    }
+    if let Some(list) = message.get_mut("sensors").and_then(|l| l.as_array_mut()) {
+        list.retain(|value| {
+            value["id"]
+                .as_str()
+                .and_then(|id| city.sensor(id))
+                .is_some_and(|sensor| access::may_see_place(actor, &sensor.location))
+        });
+    }
+    if let Some(list) = message.get_mut("alerts").and_then(|l| l.as_array_mut()) {
+        list.retain(|a| {
+            serde_json::from_value::<Location>(a["location"].clone())
+                .is_ok_and(|place| access::may_see_place(actor, &place))
         });
     }
     std::sync::Arc::from(v.to_string())
@@ -71,14 +95,14 @@ async fn serve(s: AppState, mut socket: WebSocket, since: Option<(String, u64)>,
     gauge!("cityops_ws_clients").increment(1.0);
     'outer: loop {
         for msg in std::mem::take(&mut sub.initial) {
-            if !send(&mut socket, &scoped(&msg, &actor)).await {
+            if !send(&mut socket, &scoped(&msg, &actor, &s.city)).await {
                 break 'outer;
             }
         }
         loop {
             tokio::select! {
                 msg = sub.rx.recv() => match msg {
-                    Ok(m) => if !send(&mut socket, &scoped(&m, &actor)).await { break 'outer },
+                    Ok(m) => if !send(&mut socket, &scoped(&m, &actor, &s.city)).await { break 'outer },
                     Err(RecvError::Lagged(_)) => {
                         counter!("cityops_ws_resyncs_total").increment(1);
                         match s.live.subscribe(None).await {

@@ -1,6 +1,9 @@
-//! Failed logins, counted per user name and per client address in a sliding window: past
-//! the limit, logins are refused (429 with `Retry-After`) until the oldest counted
-//! failure leaves the window. A success clears its user name's count (not the address's).
+//! Failed logins, counted in sliding windows: past a limit, logins are refused (429 with
+//! `Retry-After`) until the oldest counted failure leaves the window. Brute force stays
+//! slow, while nobody can lock someone else out: a client that once signed in as a user
+//! (a *known device*, `auth::device`) is counted apart from everyone else, so guessing
+//! at the duty officer's name, or from the command hall's NAT address, does not stop the
+//! duty officer's own browser. `docs/access.md` states the policy.
 //!
 //! Why not `governor`: it counts requests, while this counts failures, which are known
 //! only after the check, and it has no way to ask "would this be allowed" without using
@@ -120,42 +123,81 @@ impl<K: Eq + Hash + Clone> FailureWindow<K> {
     }
 }
 
-/// The login limiter: one window for user names, one for client addresses.
+/// Where a login attempt comes from, as far as the limiter is concerned.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// A browser or client that once signed in as this user and shows the device mark it
+    /// was given then (`auth::device`): counted on its own.
+    Device(&'a str),
+    /// Anyone else, counted by user name and address, by user name and by address.
+    Unknown(Option<IpAddr>),
+}
+
+/// The login limiter. Failures from an unknown client count three ways: per user name
+/// and address (`per_user`), per user name from anywhere and per address (each
+/// `per_user * factor`, against guessing spread over addresses or over names). A known
+/// device counts only its own failures (`per_user`), so no one else's failures, on the
+/// same name or behind the same address, ever lock its user out.
 #[derive(Debug)]
 pub struct LoginLimiter {
-    users: FailureWindow<String>,
+    pairs: FailureWindow<(String, IpAddr)>,
+    names: FailureWindow<String>,
     clients: FailureWindow<IpAddr>,
+    devices: FailureWindow<String>,
 }
 
 impl LoginLimiter {
-    pub fn new(per_user: u32, per_client: u32, window: Duration) -> Self {
+    pub fn new(per_user: u32, factor: u32, window: Duration) -> Self {
+        let wide = per_user.saturating_mul(factor.max(1));
         Self {
-            users: FailureWindow::new(per_user, window, MAX_KEYS),
-            clients: FailureWindow::new(per_client, window, MAX_KEYS),
+            pairs: FailureWindow::new(per_user, window, MAX_KEYS),
+            names: FailureWindow::new(wide, window, MAX_KEYS),
+            clients: FailureWindow::new(wide, window, MAX_KEYS),
+            devices: FailureWindow::new(per_user, window, MAX_KEYS),
         }
     }
 
-    /// `Err(wait)` if the user name or the client address is over its limit.
-    pub fn check(&self, user: &str, client: Option<IpAddr>, now: Instant) -> Result<(), Duration> {
-        let by_user = self.users.retry_after(&name_key(user), now);
-        let by_client = client.and_then(|c| self.clients.retry_after(&c, now));
-        match by_user.max(by_client) {
+    /// `Err(wait)` if any count the attempt falls under is over its limit.
+    pub fn check(&self, user: &str, from: Source<'_>, now: Instant) -> Result<(), Duration> {
+        let name = name_key(user);
+        let wait = match from {
+            Source::Device(d) => self.devices.retry_after(&d.to_owned(), now),
+            Source::Unknown(client) => {
+                let by_pair = client.and_then(|c| self.pairs.retry_after(&(name.clone(), c), now));
+                let by_name = self.names.retry_after(&name, now);
+                let by_client = client.and_then(|c| self.clients.retry_after(&c, now));
+                by_pair.max(by_name).max(by_client)
+            }
+        };
+        match wait {
             Some(wait) => Err(wait),
             None => Ok(()),
         }
     }
 
-    pub fn failed(&self, user: &str, client: Option<IpAddr>, now: Instant) {
-        self.users.record(&name_key(user), now);
-        if let Some(c) = client {
-            self.clients.record(&c, now);
+    pub fn failed(&self, user: &str, from: Source<'_>, now: Instant) {
+        match from {
+            Source::Device(d) => self.devices.record(&d.to_owned(), now),
+            Source::Unknown(client) => {
+                let name = name_key(user);
+                if let Some(c) = client {
+                    self.pairs.record(&(name.clone(), c), now);
+                    self.clients.record(&c, now);
+                }
+                self.names.record(&name, now);
+            }
         }
     }
 
-    /// A right password: the user name starts afresh. The address keeps its count, or a
-    /// client could guess at many names between logins to its own account.
-    pub fn succeeded(&self, user: &str) {
-        self.users.clear(&name_key(user));
+    /// A right password: the device, or the name from this address, starts afresh. The
+    /// name's count from everywhere and the address's count stay: others may be guessing
+    /// at the name, and a client could guess at many names between logins to its own.
+    pub fn succeeded(&self, user: &str, from: Source<'_>) {
+        match from {
+            Source::Device(d) => self.devices.clear(&d.to_owned()),
+            Source::Unknown(Some(c)) => self.pairs.clear(&(name_key(user), c)),
+            Source::Unknown(None) => {}
+        }
     }
 }
 
@@ -173,41 +215,86 @@ mod tests {
     const MIN: Duration = Duration::from_secs(60);
     const WINDOW: Duration = Duration::from_secs(300);
 
-    #[test]
-    fn five_failures_lock_until_the_oldest_leaves_the_window() {
-        let l = LoginLimiter::new(5, 20, WINDOW);
-        let t0 = Instant::now();
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        for i in 0..5 {
-            assert_eq!(l.check("duty", Some(ip), t0 + MIN * i), Ok(()));
-            l.failed("duty", Some(ip), t0 + MIN * i);
-        }
-        // Failures at 0, 1, 2, 3, 4 min: locked until the first is 5 min old.
-        assert_eq!(l.check("duty", Some(ip), t0 + MIN * 4), Err(MIN));
-        assert_eq!(
-            l.check("DUTY", None, t0 + MIN * 4),
-            Err(MIN),
-            "case does not matter"
-        );
-        assert_eq!(l.check("duty", None, t0 + MIN * 5), Ok(()));
-        // Another name from the same address is not locked by the name's count.
-        assert_eq!(l.check("wall", Some(ip), t0 + MIN * 4), Ok(()));
+    fn ip(s: &str) -> Source<'static> {
+        Source::Unknown(Some(s.parse().unwrap()))
     }
 
     #[test]
-    fn a_success_clears_the_name_but_not_the_address() {
-        let l = LoginLimiter::new(2, 3, WINDOW);
+    fn five_failures_lock_the_name_from_that_address_until_the_oldest_leaves() {
+        let l = LoginLimiter::new(5, 4, WINDOW);
         let t0 = Instant::now();
-        let ip: IpAddr = "10.0.0.2".parse().unwrap();
-        l.failed("a", Some(ip), t0);
-        l.failed("a", Some(ip), t0);
-        assert!(l.check("a", None, t0).is_err());
-        l.succeeded("a");
-        assert_eq!(l.check("a", None, t0), Ok(()));
-        l.failed("b", Some(ip), t0);
-        // The address has failed three times now, across names.
-        assert!(l.check("c", Some(ip), t0).is_err());
-        assert_eq!(l.check("c", None, t0), Ok(()));
+        for i in 0..5 {
+            assert_eq!(l.check("duty", ip("10.0.0.1"), t0 + MIN * i), Ok(()));
+            l.failed("duty", ip("10.0.0.1"), t0 + MIN * i);
+        }
+        // Failures at 0, 1, 2, 3, 4 min: locked until the first is 5 min old.
+        assert_eq!(l.check("duty", ip("10.0.0.1"), t0 + MIN * 4), Err(MIN));
+        assert_eq!(
+            l.check("DUTY", ip("10.0.0.1"), t0 + MIN * 4),
+            Err(MIN),
+            "case does not matter"
+        );
+        assert_eq!(l.check("duty", ip("10.0.0.1"), t0 + MIN * 5), Ok(()));
+        // The same name from another address, another name from this one: not locked.
+        assert_eq!(l.check("duty", ip("10.0.0.9"), t0 + MIN * 4), Ok(()));
+        assert_eq!(l.check("wall", ip("10.0.0.1"), t0 + MIN * 4), Ok(()));
+    }
+
+    #[test]
+    fn guessing_spread_over_addresses_or_names_is_slowed_too() {
+        let l = LoginLimiter::new(5, 4, WINDOW);
+        let t0 = Instant::now();
+        // Twenty addresses, one guess each, at one name: the name is locked for strangers.
+        for i in 0..20u8 {
+            l.failed("duty", ip(&format!("10.1.0.{i}")), t0);
+        }
+        assert!(l.check("duty", ip("10.1.0.200"), t0).is_err());
+        // Twenty names from one address: the address is locked for strangers.
+        for i in 0..20 {
+            l.failed(&format!("user{i}"), ip("10.2.0.1"), t0);
+        }
+        assert!(l.check("someone", ip("10.2.0.1"), t0).is_err());
+        assert_eq!(l.check("someone", ip("10.2.0.2"), t0), Ok(()));
+    }
+
+    #[test]
+    fn a_known_device_is_not_locked_out_by_anyone_else() {
+        let l = LoginLimiter::new(5, 4, WINDOW);
+        let t0 = Instant::now();
+        for i in 0..40 {
+            l.failed("duty", ip(&format!("10.3.0.{}", i % 2)), t0);
+        }
+        assert!(l.check("duty", ip("10.3.0.0"), t0).is_err());
+        assert_eq!(l.check("duty", Source::Device("wall-pc"), t0), Ok(()));
+        // Its own failures count, on it alone.
+        for _ in 0..5 {
+            l.failed("duty", Source::Device("stolen"), t0);
+        }
+        assert!(l.check("duty", Source::Device("stolen"), t0).is_err());
+        assert_eq!(l.check("duty", Source::Device("wall-pc"), t0), Ok(()));
+    }
+
+    #[test]
+    fn a_success_clears_its_own_count_but_not_the_address_or_the_name() {
+        let l = LoginLimiter::new(2, 2, WINDOW);
+        let t0 = Instant::now();
+        l.failed("a", ip("10.0.0.2"), t0);
+        l.failed("a", ip("10.0.0.2"), t0);
+        assert!(l.check("a", ip("10.0.0.2"), t0).is_err());
+        l.succeeded("a", ip("10.0.0.2"));
+        assert_eq!(l.check("a", ip("10.0.0.2"), t0), Ok(()));
+        l.failed("b", ip("10.0.0.2"), t0);
+        l.failed("c", ip("10.0.0.2"), t0);
+        // The address has failed four times now, across names.
+        assert!(l.check("d", ip("10.0.0.2"), t0).is_err());
+        assert_eq!(l.check("d", ip("10.0.0.3"), t0), Ok(()));
+        l.failed("a", ip("10.0.0.4"), t0);
+        l.failed("a", ip("10.0.0.5"), t0);
+        l.succeeded("a", ip("10.0.0.6"));
+        assert!(
+            l.check("a", ip("10.0.0.7"), t0).is_err(),
+            "the name's count stays"
+        );
     }
 
     #[test]

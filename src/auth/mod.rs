@@ -9,7 +9,10 @@
 //! - [`extract`]: the axum extractors [`Authenticated`] (the actor) and [`CurrentSession`],
 //!   with the CSRF check for cookie requests that change state; [`SameOrigin`] for `/ws`.
 //! - [`origin`]: the `Origin` check that keeps other sites' pages off `/ws`.
-//! - [`limiter`]: failed logins per user name and per client address → 429.
+//! - [`access`]: what each role may read outside the loop (sensors, video alerts, dead
+//!   letters), by jurisdiction (`docs/access.md`).
+//! - [`limiter`]: failed logins per device, or per user name and client address → 429.
+//! - [`device`]: the mark a client gets at a right password, so the limiter knows it.
 //! - [`users`]: creating and checking users against the city (the `cityops user` CLI and
 //!   the demo users).
 //! - [`error`]: [`AuthError`] and its HTTP mapping (401/403/429, JSON `{code, message}`).
@@ -31,6 +34,8 @@
 //! Browsers cannot set headers on a WebSocket handshake, so pages are authenticated on
 //! `/ws` by the session cookie; other clients send `Authorization: Bearer <token>`.
 
+pub mod access;
+pub mod device;
 mod error;
 mod events;
 pub mod extract;
@@ -53,8 +58,9 @@ use std::time::Duration;
 
 /// The window the login limiter counts failures in (`auth.login_failures_per_5min`).
 const LOGIN_WINDOW: Duration = Duration::from_secs(5 * 60);
-/// A client address may fail this many times as often as one user name: a whole command
-/// hall may sit behind one NAT address, and one typo each must not lock everyone out.
+/// A user name from everywhere, and a client address for every name, may fail this many
+/// times as often as one name from one address: a whole command hall may sit behind one
+/// NAT address, and one typo each must not lock everyone out.
 const CLIENT_FACTOR: u32 = 4;
 
 /// What the login, session and origin checks need, shared by all handlers.
@@ -82,11 +88,7 @@ impl Auth {
             session_ttl_us: (config.session_hours * 3600.0 * 1e6) as i64,
             cookie_secure: config.cookie_secure,
             allowed_origins: config.allowed_origins.clone(),
-            limiter: LoginLimiter::new(
-                per_user,
-                per_user.saturating_mul(CLIENT_FACTOR),
-                LOGIN_WINDOW,
-            ),
+            limiter: LoginLimiter::new(per_user, CLIENT_FACTOR, LOGIN_WINDOW),
             passwords: Passwords::new(),
         }
     }

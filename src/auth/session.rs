@@ -3,7 +3,8 @@
 //! as a bearer token or in the `cityops_session` cookie. A session ends `session_hours`
 //! after its last use, on logout, on a password change, or when its user is disabled.
 
-use super::{Auth, AuthError, events};
+use super::limiter::Source;
+use super::{Auth, AuthError, device, events};
 use crate::model::{Role, Timestamp};
 use crate::store::{NewSession, Session, User};
 use base64::Engine;
@@ -79,35 +80,60 @@ pub struct LoggedIn {
     pub csrf_token: String,
     pub expires_at: Timestamp,
     pub user: UserView,
+    /// The device mark for the cookie (never in the body).
+    #[serde(skip)]
+    pub device: String,
 }
 
 impl Auth {
-    /// Checks a user name and password and opens a session. Failures are counted per user
-    /// name and per client address; past the limit every attempt (even a right one) gets
-    /// `TooManyAttempts` until the oldest failure leaves the window.
+    /// Checks a user name and password and opens a session. `device` is the mark the
+    /// client showed (`device::COOKIE`), if any. Failures are counted by `limiter`: a
+    /// client with a valid mark for this user on its own, anyone else by name and
+    /// address; past a limit every attempt (even a right one) gets `TooManyAttempts`
+    /// until the oldest failure leaves the window.
     pub async fn login(
         &self,
         name: &str,
         password: &str,
         client: Option<IpAddr>,
+        device: Option<&str>,
     ) -> Result<LoggedIn, AuthError> {
-        if let Err(wait) = self.limiter.check(name, client, Instant::now()) {
+        // A mark is checked against the user it claims (a store read, which strangers
+        // without one do not cost before the limiter has had its say).
+        let mut known = None;
+        let mut user = None;
+        if let Some(mark) = device {
+            user = self.store.user(name).await?;
+            known = user.as_ref().and_then(|u| device::verify(u, mark));
+        }
+        let from = match known {
+            Some(nonce) => Source::Device(nonce),
+            None => Source::Unknown(client),
+        };
+        if let Err(wait) = self.limiter.check(name, from, Instant::now()) {
             events::login_throttled(name, client, wait);
             return Err(AuthError::TooManyAttempts(wait));
         }
-        let user = self.store.user(name).await?;
+        if device.is_none() {
+            user = self.store.user(name).await?;
+        }
         // Unknown and disabled users cost a verification too: timing tells nothing.
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         let matches = self.passwords.verify(password.to_owned(), hash).await?;
         let user = match user {
             Some(u) if matches && !u.disabled => u,
             _ => {
-                self.limiter.failed(name, client, Instant::now());
+                self.limiter.failed(name, from, Instant::now());
                 events::login_failed(name, client);
                 return Err(AuthError::BadCredentials);
             }
         };
-        self.limiter.succeeded(name);
+        self.limiter.succeeded(name, from);
+        // A known device keeps its mark; anyone else is given one.
+        let device = match (known, device) {
+            (Some(_), Some(mark)) => mark.to_owned(),
+            _ => device::mint(&user)?,
+        };
         let now = self.clock.now();
         let token = random_token()?;
         let csrf_token = random_token()?;
@@ -131,6 +157,7 @@ impl Auth {
             csrf_token,
             expires_at,
             user: UserView::from(&user),
+            device,
         })
     }
 
@@ -175,6 +202,11 @@ impl Auth {
     pub fn session_cookie(&self, token: &str) -> String {
         let secure = if self.cookie_secure { "; Secure" } else { "" };
         format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}")
+    }
+
+    /// The `Set-Cookie` value that gives the client its device mark.
+    pub fn device_cookie(&self, mark: &str) -> String {
+        device::cookie(mark, self.cookie_secure)
     }
 
     /// The `Set-Cookie` value that removes the session cookie.

@@ -1,5 +1,10 @@
 //! The one writer of the closed loop: read the incident, let [`lifecycle::decide`] judge
 //! the command, and have the store apply the result only if nothing changed meanwhile.
+//!
+//! Authorization comes first, before the version, the state or the data of a command is
+//! looked at: an incident the actor may not see is [`ActError::NotFound`], exactly as one
+//! that does not exist, and so is an incident a command names (a merge's target). Only
+//! then can a refusal or a conflict show anything of the incident.
 
 use super::lifecycle::{self, Command, DueTimes, LifecycleError};
 use crate::model::{Actor, Incident, IncidentId, Timestamp};
@@ -7,6 +12,7 @@ use crate::store::{SharedStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActError {
+    /// No such incident, or none the actor may see: the two are never told apart.
     #[error("no incident {0}")]
     NotFound(IncidentId),
     #[error(transparent)]
@@ -16,6 +22,25 @@ pub enum ActError {
     Conflict(Box<Incident>),
     #[error(transparent)]
     Store(StoreError),
+}
+
+/// Incident `id` if `actor` may see it; `NotFound` alike when it does not exist and when
+/// it lies outside the actor's jurisdiction.
+pub async fn visible(
+    store: &SharedStore,
+    id: IncidentId,
+    actor: &Actor,
+) -> Result<Incident, ActError> {
+    match store.incident(id).await.map_err(ActError::Store)? {
+        Some(i) if lifecycle::may_see(actor, &i) => Ok(i),
+        _ => Err(ActError::NotFound(id)),
+    }
+}
+
+/// The refusal of a merge target that does not exist or that the actor may not name:
+/// the same words for both.
+fn no_target(into: IncidentId) -> ActError {
+    LifecycleError::Invalid(format!("no incident {into} to merge into")).into()
 }
 
 /// Carries out `command` by `actor` on incident `id` at `now`. `expected_version` is the
@@ -31,28 +56,34 @@ pub async fn act(
     now: Timestamp,
     due: impl Fn(&Incident) -> DueTimes,
 ) -> Result<Incident, ActError> {
-    let current = store
-        .incident(id)
-        .await
-        .map_err(ActError::Store)?
-        .ok_or(ActError::NotFound(id))?;
+    let current = visible(store, id, actor).await?;
+    act_on(store, current, actor, command, expected_version, now, due).await
+}
+
+/// [`act`] on an incident the caller has already read with [`visible`].
+pub async fn act_on(
+    store: &SharedStore,
+    current: Incident,
+    actor: &Actor,
+    command: &Command,
+    expected_version: Option<i64>,
+    now: Timestamp,
+    due: impl Fn(&Incident) -> DueTimes,
+) -> Result<Incident, ActError> {
+    let id = current.id;
+    lifecycle::authorize(&current, actor, command)?;
+    let target = match command {
+        Command::Merge { into } => match store.incident(*into).await.map_err(ActError::Store)? {
+            Some(t) if lifecycle::may_name(actor, &t) => Some(t),
+            _ => return Err(no_target(*into)),
+        },
+        _ => None,
+    };
     if expected_version.is_some_and(|v| v != current.version) {
         return Err(ActError::Conflict(Box::new(current)));
     }
-    if let Command::Merge { into } = command {
-        match store.incident(*into).await.map_err(ActError::Store)? {
-            Some(target) if !target.status.is_final() => {}
-            Some(_) => {
-                return Err(
-                    LifecycleError::Invalid(format!("incident {into} is already final")).into(),
-                );
-            }
-            None => {
-                return Err(
-                    LifecycleError::Invalid(format!("no incident {into} to merge into")).into(),
-                );
-            }
-        }
+    if let Some(t) = target.filter(|t| t.status.is_final()) {
+        return Err(LifecycleError::Invalid(format!("incident {} is already final", t.id)).into());
     }
     let t = lifecycle::decide(&current, actor, command, now, due(&current))?;
     match store.transition(id, current.version, &t).await {
@@ -66,10 +97,11 @@ pub async fn act(
             );
             Ok(i)
         }
-        Err(StoreError::Conflict(_)) => match store.incident(id).await.map_err(ActError::Store)? {
-            Some(now_current) => Err(ActError::Conflict(Box::new(now_current))),
-            None => Err(ActError::NotFound(id)),
-        },
+        // The conflict shows the incident as it is now, if the actor may still see it.
+        Err(StoreError::Conflict(_)) => Err(match visible(store, id, actor).await {
+            Ok(now_current) => ActError::Conflict(Box::new(now_current)),
+            Err(e) => e,
+        }),
         Err(e) => Err(ActError::Store(e)),
     }
 }

@@ -200,16 +200,14 @@ fn optional(text: &Option<String>, what: &str) -> Result<Option<String>, Lifecyc
     }
 }
 
-/// Decides what `command` by `actor` does to `incident` at `now`. Checks, in order: the
-/// role may give this command at all, the incident lies in the actor's jurisdiction, the
-/// incident's state allows it, the command's own data is valid.
-pub fn decide(
+/// Whether `actor` may give `command` to `incident`: the role may give it at all, and the
+/// incident lies in the actor's jurisdiction. Checked before anything else about a
+/// command (its version, its state, its data), so a refusal says nothing about those.
+pub fn authorize(
     incident: &Incident,
     actor: &Actor,
     command: &Command,
-    now: Timestamp,
-    due: DueTimes,
-) -> Result<Transition, LifecycleError> {
+) -> Result<(), LifecycleError> {
     use Command as C;
     let name = command.name();
     let allowed: &[Role] = match command {
@@ -241,6 +239,28 @@ pub fn decide(
             incident.id, actor.id
         )));
     }
+    Ok(())
+}
+
+/// Whether `actor` may name `target` in a command (the incident a merge goes into): as
+/// for the incident itself, it must be one they may see and act on.
+pub fn may_name(actor: &Actor, target: &Incident) -> bool {
+    may_see(actor, target) && in_jurisdiction(actor, target)
+}
+
+/// Decides what `command` by `actor` does to `incident` at `now`. Checks, in order: the
+/// role may give this command at all and the incident lies in the actor's jurisdiction
+/// ([`authorize`]), the incident's state allows it, the command's own data is valid.
+pub fn decide(
+    incident: &Incident,
+    actor: &Actor,
+    command: &Command,
+    now: Timestamp,
+    due: DueTimes,
+) -> Result<Transition, LifecycleError> {
+    use Command as C;
+    let name = command.name();
+    authorize(incident, actor, command)?;
     let from = incident.status;
     let not_now = || LifecycleError::NotNow {
         command: name,

@@ -201,6 +201,8 @@ impl IncidentEvent {
     pub const CLEARED: &'static str = "cleared";
     pub const REFIRED: &'static str = "refired";
     pub const CLOSED: &'static str = "closed";
+    /// Logged on the incident another one was merged into (its note names the duplicate).
+    pub const MERGED_FROM: &'static str = "merged_from";
     /// The actor of changes no rule or person asked for.
     pub const SYSTEM: &'static str = "system";
 

@@ -40,14 +40,16 @@ pub(crate) fn not_final(current: &Incident, what: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// The event to append for applying `t` to `current`, which the caller read under its
-/// write lock: `t.event` addressed to `current`. `Conflict` if `current` is final or has
-/// moved on from `expected_version` (someone else changed it since `t` was decided).
+/// The events to append for applying `t` to `current`, which the caller read under its
+/// write lock: `t.event` addressed to `current`, and for a merge a `merged_from` event on
+/// the incident it goes into, so both logs tell the story. `Conflict` if `current` is
+/// final or has moved on from `expected_version` (someone else changed it since `t` was
+/// decided).
 pub(crate) fn transition(
     current: &Incident,
     expected_version: i64,
     t: &Transition,
-) -> StoreResult<IncidentEvent> {
+) -> StoreResult<Vec<IncidentEvent>> {
     not_final(current, "change its status")?;
     if current.version != expected_version {
         return Err(StoreError::Conflict(format!(
@@ -55,10 +57,23 @@ pub(crate) fn transition(
             current.id, current.version
         )));
     }
-    Ok(IncidentEvent {
+    let mut events = vec![IncidentEvent {
         incident: current.id,
         ..t.event.clone()
-    })
+    }];
+    let merged = t.status == IncidentStatus::Merged && current.status != IncidentStatus::Merged;
+    if let Some(into) = t.handling.merged_into.filter(|_| merged) {
+        events.push(IncidentEvent {
+            incident: into,
+            at: t.event.at,
+            actor: t.event.actor.clone(),
+            action: IncidentEvent::MERGED_FROM.to_owned(),
+            from: None,
+            to: None,
+            note: Some(format!("merged from {}", current.id)),
+        });
+    }
+    Ok(events)
 }
 
 /// The events of clearing the open incident `current` (and closing it with `close`);

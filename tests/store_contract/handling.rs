@@ -250,6 +250,12 @@ pub async fn final_incidents_do_not_move(store: SharedStore) {
     assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
 }
 
+/// The actor the last event of `i` names.
+async fn done_actor(i: &cityops::model::Incident, store: &SharedStore) -> String {
+    let log = store.incident_events(i.id).await.unwrap();
+    log.last().map(|e| e.actor.clone()).unwrap_or_default()
+}
+
 pub async fn rejected_and_merged_free_their_key(store: SharedStore) {
     let (target, _) = store
         .open_incident(&new_incident("target", "d1", T0))
@@ -272,6 +278,22 @@ pub async fn rejected_and_merged_free_their_key(store: SharedStore) {
             .await
             .unwrap();
         assert_eq!(done.handling, handling);
+        // The incident it went into says so in its own log, in the same transaction.
+        let target_log = store.incident_events(target.id).await.unwrap();
+        let merged_from: Vec<_> = target_log
+            .iter()
+            .filter(|e| e.action == "merged_from")
+            .collect();
+        if status == IncidentStatus::Merged {
+            assert_eq!(merged_from.len(), 1, "{target_log:?}");
+            assert_eq!(
+                merged_from[0].note.as_deref(),
+                Some(format!("merged from {}", inc.id).as_str())
+            );
+            assert_eq!(merged_from[0].actor, done_actor(&done, &store).await);
+        } else {
+            assert!(merged_from.is_empty(), "{target_log:?}");
+        }
 
         let (fresh, created) = store
             .open_incident(&new_incident(key, "d1", T0 + 20 * SEC))

@@ -129,8 +129,8 @@ pub(in crate::store::postgres) async fn transition(
     let closed_at = opt_pg(t.closed_at)?;
     let mut tx = pool.begin().await?;
     let current = lock_by_id(&mut tx, id).await?;
-    let event = match transitions::transition(&current, expected_version, t) {
-        Ok(event) => event,
+    let events = match transitions::transition(&current, expected_version, t) {
+        Ok(events) => events,
         Err(e) => {
             tx.rollback().await?;
             return Err(e);
@@ -154,7 +154,9 @@ pub(in crate::store::postgres) async fn transition(
     .fetch_one(&mut *tx)
     .await?;
     let moved = incident(&row)?;
-    append_event(&mut tx, &event).await?;
+    for event in &events {
+        append_event(&mut tx, event).await?;
+    }
     tx.commit().await?;
     Ok(moved)
 }

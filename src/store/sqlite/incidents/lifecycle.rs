@@ -121,8 +121,8 @@ pub(in crate::store::sqlite) async fn transition(
 ) -> StoreResult<Incident> {
     let mut tx = pool.begin_with(BEGIN_WRITE).await?;
     let current = by_id(&mut tx, id).await?;
-    let event = match transitions::transition(&current, expected_version, t) {
-        Ok(event) => event,
+    let events = match transitions::transition(&current, expected_version, t) {
+        Ok(events) => events,
         Err(e) => {
             tx.rollback().await?;
             return Err(e);
@@ -147,7 +147,9 @@ pub(in crate::store::sqlite) async fn transition(
     .fetch_one(&mut *tx)
     .await?;
     let moved = incident(&row)?;
-    append_event(&mut tx, &event).await?;
+    for event in &events {
+        append_event(&mut tx, event).await?;
+    }
     tx.commit().await?;
     Ok(moved)
 }
