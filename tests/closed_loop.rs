@@ -166,12 +166,23 @@ async fn the_whole_loop_by_the_people_who_do_it() {
         None,
     )
     .await;
-    assert_eq!(status, 403);
+    assert_eq!(
+        status, 404,
+        "a command on an incident out of scope is as for an unknown id"
+    );
 
     // Roles that must not file it are refused; so is a body with fields of its own.
-    for who in ["wall", "engineer", "admin", "water", "grid"] {
+    // (A department sees an incident only once it is dispatched to it: before, it is as
+    // unknown to it as any other id.)
+    for (who, expected) in [
+        ("wall", 403),
+        ("engineer", 403),
+        ("admin", 403),
+        ("water", 404),
+        ("grid", 403),
+    ] {
         let (status, v) = act(&c, users.client(who), &id, json!({"command": "file"}), None).await;
-        assert_eq!(status, 403, "{who} filing: {v}");
+        assert_eq!(status, expected, "{who} filing: {v}");
     }
     for body in [
         json!({"command": "file", "status": "closed"}),
@@ -219,7 +230,8 @@ async fn the_whole_loop_by_the_people_who_do_it() {
             json!({"command": "dispatch", "department": "gas-city"}),
             200,
         ),
-        ("water", json!({"command": "acknowledge"}), 403), // not theirs
+        // Not theirs: as unknown to them as any other id.
+        ("water", json!({"command": "acknowledge"}), 404),
         (
             "gas",
             json!({"command": "return", "reason": "a water main, not gas"}),
@@ -230,7 +242,7 @@ async fn the_whole_loop_by_the_people_who_do_it() {
             json!({"command": "dispatch", "department": "water-city"}),
             200,
         ),
-        ("gas", json!({"command": "acknowledge"}), 403),
+        ("gas", json!({"command": "acknowledge"}), 404), // returned: no longer theirs
         ("water", json!({"command": "acknowledge"}), 200),
         ("water", json!({"command": "close"}), 403),
         (

@@ -244,7 +244,7 @@ async fn every_error_is_json_in_the_one_shape() {
         ),
         (
             "a limit of zero",
-            http.get(c.url("/api/v1/dead-letters?limit=0")),
+            http.get(c.url("/api/v1/video-alerts?limit=0")),
             400,
         ),
         (

@@ -175,9 +175,15 @@ async fn scenario(database_url: Option<String>) {
     assert_eq!(status, 404, "another district's center does not see it");
     let (status, _) = api.get("wall", &format!("/api/v1/incidents/{id}")).await;
     assert_eq!(status, 200, "the wall sees it");
-    for who in ["wall", "d1", "grid", "sanitation"] {
+    // Out of scope is as for an unknown id (404); in scope without the role, 403.
+    for (who, expected) in [
+        ("wall", 403),
+        ("d1", 404),
+        ("grid", 403),
+        ("sanitation", 404),
+    ] {
         let (status, v) = api.act(who, &id, cmd("file")).await;
-        assert_eq!(status, 403, "{who} filing: {v}");
+        assert_eq!(status, expected, "{who} filing: {v}");
     }
 
     at("16:01:00");
@@ -189,7 +195,7 @@ async fn scenario(database_url: Option<String>) {
     assert_eq!(v["department"], "cityman-d0");
     api.ok("dispatcher", &probe, to_cityman).await;
     let (status, v) = api.act("sanitation", &id, cmd("acknowledge")).await;
-    assert_eq!(status, 403, "not sanitation's yet: {v}");
+    assert_eq!(status, 404, "not sanitation's yet, so unknown to it: {v}");
 
     at("16:03:00");
     let v = api
@@ -213,7 +219,7 @@ async fn scenario(database_url: Option<String>) {
     assert_eq!(v["status"], "dispatched");
     for body in [cmd("acknowledge"), cmd("start")] {
         let (status, v) = api.act("cityman", &id, body.clone()).await;
-        assert_eq!(status, 403, "cityman after returning it: {body}: {v}");
+        assert_eq!(status, 404, "cityman after returning it: {body}: {v}");
     }
     let (status, _) = api.get("cityman", &format!("/api/v1/incidents/{id}")).await;
     assert_eq!(status, 404, "no longer cityman's to see");
@@ -247,7 +253,10 @@ async fn scenario(database_url: Option<String>) {
     let (status, _) = api.act("wall", &id, with("rework", "reason", "x")).await;
     assert_eq!(status, 403);
     let (status, _) = api.act("d1", &id, with("rework", "reason", "x")).await;
-    assert_eq!(status, 403);
+    assert_eq!(
+        status, 404,
+        "another district's center: as for an unknown id"
+    );
     api.ok("grid", &id, with("rework", "reason", "桶边仍有垃圾"))
         .await;
     at("16:08:30");

@@ -132,6 +132,8 @@ async fn a_schema_driven_fuzz_run_finds_the_server_as_documented() {
     let c = Cityops::start(&ServeSpec::default());
     c.wait_ready().await;
     let out = tokio::process::Command::new("st")
+        // Its cache of found failures goes to the test's own directory, not the tree.
+        .current_dir(&c.data_dir)
         .args(["run", &c.url("/api/v1/openapi.json")])
         .args(["-H", &format!("Authorization: Bearer {}", c.token)])
         .args(["--checks", CHECKS, "--max-examples", "30", "--workers", "1"])
