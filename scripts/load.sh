@@ -37,6 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+password="$(head -c 24 /dev/urandom | base64)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 env_extra=()
@@ -77,6 +78,9 @@ for run in $(seq 1 "$runs"); do
                    CITYOPS_MQTT_CLIENT_ID="cityops-load-$run")
     fi
     rm -rf "$work/data"
+    # The /ws observer signs in as a wall user of this run's own database.
+    env "${env_extra[@]}" "$bin/cityops" user add --data "$work/data" --role wall load \
+        --password-stdin <<<"$password" >/dev/null
     env "${env_extra[@]}" "$bin/cityops" serve --http 127.0.0.1:0 --mqtt 127.0.0.1:0 \
         --data "$work/data" >"$work/out" 2>"$work/err" &
     cpid=$!
@@ -93,7 +97,7 @@ for run in $(seq 1 "$runs"); do
     mqtt="$(sed -E 's/.*mqtt=([^ ]+).*/\1/' <<<"$line")"
     [ "$mqtt" = external ] && mqtt="127.0.0.1:$port"
     echo "== run $run: $mode, offered $rate/s for ${secs}s (cityops http=$http mqtt=$mqtt)"
-    "$bin/sensors-sim" load --mqtt "$mqtt" --http "http://$http" --rate "$rate" --duration "$secs"
+    SENSORS_SIM_PASSWORD="$password" "$bin/sensors-sim" load --user load --mqtt "$mqtt" --http "http://$http" --rate "$rate" --duration "$secs"
     # Reconnects and store errors during the run explain most surprises.
     curl -s "http://$http/metrics" | grep -E '^cityops_(mqtt_connects_total|store_errors_total) ' || true
     kill -INT "$cpid"

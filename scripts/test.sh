@@ -18,6 +18,10 @@ cargo build --workspace --bins --locked
 echo "== soak script smoke run (5 s)"
 SOAK_PROFILE=debug bash scripts/soak.sh 200 5 1 | tail -n 1
 
+echo "== load script smoke runs (2 s each; a run that loses a reading fails)"
+LOAD_PROFILE=debug bash scripts/load.sh embedded 200 2 1 | tail -n 4
+LOAD_PROFILE=debug bash scripts/load.sh mosquitto 200 2 1 | tail -n 5
+
 echo "== shipped rules: check and test"
 cargo run --quiet --locked --bin cityops -- rules check rules
 cargo run --quiet --locked --bin cityops -- rules test rules

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_util::sync::CancellationToken;
 
 #[derive(clap::Args)]
@@ -30,6 +31,11 @@ pub struct LoadArgs {
     /// cityops HTTP base, e.g. http://127.0.0.1:8080.
     #[arg(long)]
     http: String,
+    /// User to sign in as for `/ws`; a role that sees the whole city (`wall`,
+    /// `duty_officer`) matches every reading. The password is read from the environment
+    /// variable `SENSORS_SIM_PASSWORD`, never from an argument.
+    #[arg(long, default_value = "load")]
+    user: String,
     /// Offered readings (= messages) per second, all connections together.
     #[arg(long, default_value_t = 20_000.0)]
     rate: f64,
@@ -45,6 +51,34 @@ pub struct LoadArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// The environment variable holding `--user`'s password.
+const PASSWORD_ENV: &str = "SENSORS_SIM_PASSWORD";
+
+/// Signs in at `POST /api/v1/login`; the session token, or what the server said.
+async fn sign_in(
+    client: &reqwest::Client,
+    http: &str,
+    user: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    let body = serde_json::json!({ "user": user, "password": password }).to_string();
+    let reply = client
+        .post(format!("{http}/api/v1/login"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("signing in at {http}"))?;
+    let status = reply.status();
+    let text = reply.text().await.context("reading the sign-in answer")?;
+    anyhow::ensure!(status.is_success(), "signing in as {user}: {status} {text}");
+    let v: serde_json::Value = serde_json::from_str(&text).context("the sign-in answer")?;
+    v["token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the sign-in answer has no token")
 }
 
 /// What a publisher did: counts and the publish instant of each reading.
@@ -68,14 +102,25 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let city = Arc::new(City::load(&args.city).context("loading the city")?);
     let http = args.http.trim_end_matches('/').to_owned();
     let client = reqwest::Client::new();
+    let password = std::env::var(PASSWORD_ENV)
+        .with_context(|| format!("{PASSWORD_ENV} must hold the password of --user"))?;
     let stored_before = stored(&client, &http).await.context("reading /metrics")?;
+    let token = sign_in(&client, &http, &args.user, &password).await?;
 
     // The /ws observer: (sensor, time) → when it arrived.
     let stop_ws = CancellationToken::new();
     let ws_url = format!("{}/ws", http.replacen("http", "ws", 1));
-    let (ws, _) = tokio_tungstenite::connect_async(&ws_url)
+    let mut request = ws_url
+        .as_str()
+        .into_client_request()
+        .with_context(|| format!("bad URL {ws_url}"))?;
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().context("token")?,
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(request)
         .await
-        .with_context(|| format!("connecting to {ws_url}"))?;
+        .with_context(|| format!("connecting to {ws_url} as {}", args.user))?;
     let observer = tokio::spawn(observe(ws, stop_ws.clone()));
 
     // Stored-count samples while the load runs, to find when storing finished.
@@ -194,6 +239,12 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
             pct(1.0),
         );
     }
+    // Acknowledged means kept: a run that lost any is a failed run, whatever its speed.
+    anyhow::ensure!(
+        acked <= stored_n,
+        "{} acknowledged readings were never stored",
+        acked - stored_n
+    );
     Ok(())
 }
 
