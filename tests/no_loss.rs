@@ -80,6 +80,39 @@ async fn readings_published_while_cityops_is_stopped() {
     assert_eq!(got, 1000, "every reading stored exactly once");
 }
 
+/// What the broker holds for cityops' persistent session survives a restart of the
+/// broker (SIGTERM, as a service manager stops it): Mosquitto must be able to write its
+/// persistence directory, which it cannot when started as root on a root-owned one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readings_queued_on_the_broker_survive_its_restart() {
+    let Some(mut mq) = Mosquitto::start() else {
+        return;
+    };
+    let data = tempfile::tempdir().expect("tempdir");
+    let spec = ServeSpec {
+        broker: Some(mq.url()),
+        data_dir: Some(data.path().to_owned()),
+        client_id: Some(format!("nl-mqrestart-{}", uuid::Uuid::now_v7().simple())),
+        ..Default::default()
+    };
+    let sensors = sensors();
+    let mut c = Cityops::start(&spec);
+    c.wait_ready().await; // the persistent session now exists on the broker
+    c.sigterm();
+
+    let mut p = Publisher::connect(mq.addr, "nl-mqrestart-pub").await;
+    publish_readings(&mut p, &sensors, 1000, now_secs(), 0).await;
+    p.close().await;
+    mq.restart();
+
+    let c = Cityops::start(&spec);
+    let got = wait_stored(&c, &sensors, 1000).await;
+    assert_eq!(
+        got, 1000,
+        "every reading queued before the restart stored exactly once"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readings_published_while_the_database_is_unreachable() {
     let Some(mq) = Mosquitto::start() else { return };

@@ -528,6 +528,7 @@ impl Live {
 pub struct Mosquitto {
     child: Child,
     pub addr: SocketAddr,
+    conf: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -554,6 +555,20 @@ impl Mosquitto {
             return None;
         };
         let dir = tempfile::tempdir().expect("tempdir");
+        // Started as root, Mosquitto drops to the user `mosquitto` before it writes its
+        // persistence file: that user must own the directory, or nothing is kept.
+        let is_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        if is_root {
+            let owned = Command::new("chown")
+                .arg("mosquitto:")
+                .arg(dir.path())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(owned, "chown of Mosquitto's directory to user mosquitto");
+        }
         let port = free_port();
         let conf = dir.path().join("mosquitto.conf");
         std::fs::write(
@@ -566,14 +581,23 @@ impl Mosquitto {
             ),
         )
         .expect("write mosquitto.conf");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        Some(Self {
+            child: Self::spawn(&bin, &conf, addr),
+            addr,
+            conf,
+            _dir: dir,
+        })
+    }
+
+    fn spawn(bin: &Path, conf: &Path, addr: SocketAddr) -> Child {
         let child = Command::new(bin)
             .arg("-c")
-            .arg(&conf)
+            .arg(conf)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn mosquitto");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(addr).is_err() {
             assert!(
@@ -582,11 +606,18 @@ impl Mosquitto {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(Self {
-            child,
-            addr,
-            _dir: dir,
-        })
+        child
+    }
+
+    /// Stops the broker with SIGTERM (it saves its persistence file on the way out) and
+    /// starts it again on the same port and directory.
+    pub fn restart(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        let bin = mosquitto_binary().expect("mosquitto binary");
+        self.child = Self::spawn(&bin, &self.conf, self.addr);
     }
 
     pub fn url(&self) -> String {
