@@ -27,7 +27,7 @@ case "$profile" in
     debug) cargo build --workspace --bins --locked -q ;;
     *) echo "LOAD_PROFILE must be release or debug" >&2; exit 2 ;;
 esac
-bin="target/$profile"
+bin="${CARGO_TARGET_DIR:-target}/$profile"
 work="$(mktemp -d)"
 pids=()
 cleanup() {

@@ -1,25 +1,29 @@
 #!/usr/bin/env bash
-# Soak: one cityops (embedded broker + SQLite) under `sensors-sim load` for a long time,
-# sampling the server's resident memory, to show whether memory stays flat.
+# Soak: one cityops (embedded broker + SQLite) running for a long time, sampling the
+# server's resident memory and its open incidents, to show whether both level off.
 #
-#   scripts/soak.sh [RATE] [SECONDS] [RSS_EVERY]
+#   scripts/soak.sh [RATE] [SECONDS] [EVERY]          # load: `sensors-sim run` at RATE/s
+#   SOAK_DEMO=1 scripts/soak.sh - [SECONDS] [EVERY]   # `serve --demo`: the demo city alone
 #
-# RATE readings/s (default 10000) from `sensors-sim run` for SECONDS (default 3600),
-# sampling VmRSS every RSS_EVERY seconds (default 30). Prints `rss <secs> <kB>` lines, the
-# simulator's counts (published, acknowledged), then a summary with the readings stored. `SOAK_PROFILE=debug` uses debug binaries (the
-# smoke run in scripts/test.sh: `SOAK_PROFILE=debug scripts/soak.sh 200 5 1`); `SOAK_BUILD=0`
-# skips the release build.
+# Load mode: RATE readings/s (default 10000) from `sensors-sim run` for SECONDS (default
+# 3600). Demo mode: `serve --demo` with its own simulator and crew ([demo] settings), no
+# outside load, for SECONDS. Every EVERY seconds (default 30) it prints `rss <secs> <kB>`
+# and `open <secs> <incidents not closed>`; at the end the simulator's counts (load mode)
+# and a summary with the readings stored. `SOAK_PROFILE=debug` uses debug binaries (the
+# smoke run in scripts/test.sh: `SOAK_PROFILE=debug scripts/soak.sh 200 5 1`);
+# `SOAK_BUILD=0` skips the release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rate="${1:-10000}"
 secs="${2:-3600}"
 every="${3:-30}"
+demo="${SOAK_DEMO:-0}"
 profile="${SOAK_PROFILE:-release}"
 if [ "$profile" = release ] && [ "${SOAK_BUILD:-1}" != 0 ]; then
     cargo build --release --workspace --bins --locked -q
 fi
-bin="target/$profile"
+bin="${CARGO_TARGET_DIR:-target}/$profile"
 work="$(mktemp -d)"
 pids=()
 cleanup() {
@@ -29,8 +33,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin/cityops" serve --http 127.0.0.1:0 --mqtt 127.0.0.1:0 --data "$work/data" \
-    >"$work/out" 2>"$work/err" &
+# A wall user of the run's own database reads the open incidents.
+password="$(head -c 24 /dev/urandom | base64)"
+"$bin/cityops" user add --data "$work/data" --role wall soak --password-stdin \
+    <<<"$password" >/dev/null
+serve_args=(serve --http 127.0.0.1:0 --mqtt 127.0.0.1:0 --data "$work/data")
+[ "$demo" = 1 ] && serve_args+=(--demo)
+"$bin/cityops" "${serve_args[@]}" >"$work/out" 2>"$work/err" &
 cpid=$!
 pids+=("$cpid")
 line=""
@@ -43,24 +52,45 @@ done
 [ -n "$line" ] || { echo "cityops did not start" >&2; exit 1; }
 http="$(sed -E 's/.*http=([^ ]+).*/\1/' <<<"$line")"
 mqtt="$(sed -E 's/.*mqtt=([^ ]+).*/\1/' <<<"$line")"
-echo "== soak: $rate/s for ${secs}s, RSS every ${every}s (cityops pid $cpid http=$http mqtt=$mqtt)"
+if [ "$demo" = 1 ]; then
+    echo "== soak: serve --demo for ${secs}s, sampled every ${every}s (cityops pid $cpid http=$http)"
+else
+    echo "== soak: $rate/s for ${secs}s, sampled every ${every}s (cityops pid $cpid http=$http mqtt=$mqtt)"
+fi
+
+token="$(curl -sf -H 'content-type: application/json' \
+    -d "$(python3 -c 'import json,sys; print(json.dumps({"user": "soak", "password": sys.argv[1]}))' "$password")" \
+    "http://$http/api/v1/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+open_now() {
+    curl -sf -H "authorization: Bearer $token" "http://$http/api/v1/incidents?open=true&limit=10000" |
+        python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
+rss_now() { awk '/^VmRSS/ {print $2}' "/proc/$cpid/status"; }
 
 start=$(date +%s)
 (
     while kill -0 "$cpid" 2>/dev/null; do
-        echo "rss $(( $(date +%s) - start )) $(awk '/^VmRSS/ {print $2}' "/proc/$cpid/status")"
+        t=$(( $(date +%s) - start ))
+        echo "rss $t $(rss_now)"
+        echo "open $t $(open_now || echo '?')"
         sleep "$every"
     done
 ) &
 pids+=($!)
 
-# `sensors-sim run` publishes QoS 1 and counts what the broker acknowledged; the server
-# counts what it stored. (`sensors-sim load` also watches /ws, which needs a signed-in user.)
-"$bin/sensors-sim" run --mqtt "$mqtt" --rate "$rate" --duration "$secs" --anomaly-rate 0 \
-    >"$work/sim" 2>&1 || { cat "$work/sim" >&2; exit 1; }
-tail -n 3 "$work/sim"
+if [ "$demo" = 1 ]; then
+    # The demo feeds and handles itself; the soak only watches for SECONDS.
+    sleep "$secs"
+else
+    # `sensors-sim run` publishes QoS 1 and counts what the broker acknowledged; the
+    # server counts what it stored.
+    "$bin/sensors-sim" run --mqtt "$mqtt" --rate "$rate" --duration "$secs" --anomaly-rate 0 \
+        >"$work/sim" 2>&1 || { cat "$work/sim" >&2; exit 1; }
+    tail -n 3 "$work/sim"
+fi
 stored_now() { curl -s "http://$http/metrics" | awk '/^cityops_readings_stored_total / {print $2}'; }
-# Let the store catch up (until the count stops moving for 5 s).
+# Let the store catch up (until the count stops moving for 5 s; the demo never stops).
 last="$(stored_now)"; still=0
-while [ "$still" -lt 5 ]; do sleep 1; now="$(stored_now)"; if [ "$now" = "$last" ]; then still=$((still + 1)); else still=0; last="$now"; fi; done
-echo "summary seconds=$(( $(date +%s) - start )) stored=$last rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$cpid/status")"
+while [ "$demo" != 1 ] && [ "$still" -lt 5 ]; do sleep 1; now="$(stored_now)"; if [ "$now" = "$last" ]; then still=$((still + 1)); else still=0; last="$now"; fi; done
+open_final="$(open_now)"
+echo "summary seconds=$(( $(date +%s) - start )) stored=$last open=$open_final rss_kb=$(rss_now)"
