@@ -135,6 +135,8 @@ pub struct Cityops {
     pub http_client: reqwest::Client,
     /// The test user's session token (a duty officer of the city center).
     pub token: String,
+    /// The server's log lines so far.
+    log: Arc<(std::sync::Mutex<Vec<String>>, std::sync::Condvar)>,
 }
 
 /// The password of the users the harness creates.
@@ -233,7 +235,7 @@ impl Cityops {
         .env("CITYOPS_RULES_DIR", fixture_rules())
         .env("RUST_LOG", "info,rumqttd=warn,sqlx=warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::piped());
         // Fast batches keep the tests quick; production defaults are larger.
         cmd.env("CITYOPS_INGEST_BATCH_LINGER_MS", "5")
             .env("CITYOPS_LIVE_TICK_MS", "50")
@@ -278,6 +280,19 @@ impl Cityops {
         };
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
+        // The log goes on to the test's stderr (shown when a test fails) and is kept for
+        // `wait_log`.
+        let log = Arc::new((std::sync::Mutex::new(Vec::new()), std::sync::Condvar::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let keep = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                let (lines, changed) = &*keep;
+                lines.lock().expect("log lock").push(line);
+                changed.notify_all();
+            }
+        });
         let field = |name: &str| {
             line.split_whitespace()
                 .find_map(|w| w.strip_prefix(&format!("{name}=")))
@@ -295,6 +310,25 @@ impl Cityops {
             _tmp: tmp,
             http_client: client_with(&token),
             token,
+            log,
+        }
+    }
+
+    /// Waits until a line of the server's log contains `needle`, and returns it.
+    pub fn wait_log(&self, needle: &str, within: Duration) -> String {
+        let (lines, changed) = &*self.log;
+        let deadline = Instant::now() + within;
+        let mut seen = lines.lock().expect("log lock");
+        loop {
+            if let Some(l) = seen.iter().find(|l| l.contains(needle)) {
+                return l.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "no log line with {needle:?} within {within:?}"
+            );
+            seen = changed.wait_timeout(seen, left).expect("log lock").0;
         }
     }
 
@@ -358,6 +392,17 @@ impl Cityops {
             (status == 200 && list.len() >= n).then_some(list)
         })
         .await
+    }
+
+    /// The server's resident memory (VmRSS), in kB.
+    pub fn rss_kb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read /proc/<pid>/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/<pid>/status")
     }
 
     pub fn sigterm(&mut self) {
