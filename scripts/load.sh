@@ -6,6 +6,7 @@
 #   scripts/load.sh mosquitto [RATE] [SECONDS] [RUNS]   # Mosquitto + PostgreSQL
 #
 # Each run starts from a fresh database. Figures and their reading: docs/performance.md.
+# LOAD_STORM=0.3 puts 30 % of the sensors into alarm for the whole run (a storm).
 # LOAD_PROFILE=debug uses the debug build (a quick smoke run, as scripts/test.sh does);
 # figures are only meaningful from the default release build.
 #
@@ -97,7 +98,7 @@ for run in $(seq 1 "$runs"); do
     mqtt="$(sed -E 's/.*mqtt=([^ ]+).*/\1/' <<<"$line")"
     [ "$mqtt" = external ] && mqtt="127.0.0.1:$port"
     echo "== run $run: $mode, offered $rate/s for ${secs}s (cityops http=$http mqtt=$mqtt)"
-    SENSORS_SIM_PASSWORD="$password" "$bin/sensors-sim" load --user load --mqtt "$mqtt" --http "http://$http" --rate "$rate" --duration "$secs"
+    SENSORS_SIM_PASSWORD="$password" "$bin/sensors-sim" load --user load --storm "${LOAD_STORM:-0}" --mqtt "$mqtt" --http "http://$http" --rate "$rate" --duration "$secs"
     # Reconnects and store errors during the run explain most surprises.
     curl -s "http://$http/metrics" | grep -E '^cityops_(mqtt_connects_total|store_errors_total) ' || true
     kill -INT "$cpid"

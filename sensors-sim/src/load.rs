@@ -48,6 +48,10 @@ pub struct LoadArgs {
     /// Unacknowledged QoS 1 messages per connection.
     #[arg(long, default_value_t = 1000)]
     inflight: u16,
+    /// Share of the sensors (0 to 1) in alarm for the whole run: values beyond their
+    /// alarm levels and moving, so evidence and level changes keep coming (a storm).
+    #[arg(long, default_value_t = 0.0)]
+    storm: f64,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -98,6 +102,10 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         "--duration must be > 0"
     );
     anyhow::ensure!(args.publishers >= 1, "--publishers must be at least 1");
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&args.storm),
+        "--storm must be between 0 and 1"
+    );
     let (host, port) = crate::parse_addr(&args.mqtt)?;
     let city = Arc::new(City::load(&args.city).context("loading the city")?);
     let http = args.http.trim_end_matches('/').to_owned();
@@ -137,7 +145,8 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     for part in 0..args.publishers {
         let generator = Generator::new(&city, 100 + part as u64, 0.0)
             .first_metric_only()
-            .partition(part, args.publishers);
+            .partition(part, args.publishers)
+            .storm(args.storm);
         let mut opts = MqttOptions::new(
             format!("cityops-load-{}-{part}", std::process::id()),
             &host,
@@ -205,6 +214,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     };
     let report = serde_json::json!({
         "offered_per_s": args.rate,
+        "storm": args.storm,
         "publishers": args.publishers,
         "published": sent,
         "published_per_s": sent as f64 / publish_secs,

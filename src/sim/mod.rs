@@ -45,6 +45,8 @@ struct SimSensor {
     behaviour: Behaviour,
     /// Readings left in the current anomaly; 0 = normal.
     anomaly_left: u32,
+    /// In alarm for the whole run ([`Generator::storm`]).
+    in_storm: bool,
     /// Per-sensor phase so that sensors do not move in lockstep.
     phase: f64,
 }
@@ -95,6 +97,7 @@ impl Generator {
                 ),
                 behaviour: Behaviour::of(&s.kind),
                 anomaly_left: 0,
+                in_storm: false,
                 phase: rng.random_range(0.0..std::f64::consts::TAU),
                 info: Arc::clone(s),
             })
@@ -142,6 +145,18 @@ impl Generator {
         self
     }
 
+    /// Puts `fraction` (0 to 1) of this generator's sensors, a seeded choice, into alarm
+    /// for good: every reading beyond the alarm levels and moving with the noise, so
+    /// evidence and level changes keep coming (the storm of a load run). Call it after
+    /// [`Generator::partition`].
+    pub fn storm(mut self, fraction: f64) -> Self {
+        let n = (self.order.len() as f64 * fraction.clamp(0.0, 1.0)).round() as usize;
+        for &i in self.order.iter().take(n) {
+            self.sensors[i].in_storm = true;
+        }
+        self
+    }
+
     /// Sensors this generator publishes for.
     pub fn sensor_count(&self) -> usize {
         self.order.len()
@@ -173,7 +188,7 @@ impl Generator {
         } else if self.rng.random_bool(self.anomaly_rate) {
             s.anomaly_left = self.rng.random_range(3..12);
         }
-        let anomalous = s.anomaly_left > 0;
+        let anomalous = s.in_storm || s.anomaly_left > 0;
         let take = if self.first_metric_only {
             1
         } else {

@@ -1,6 +1,7 @@
 use super::*;
 use crate::ingest::{Limits, validate_sensor_message, validate_video_alert};
 use crate::spatial::testcity::{self, TestCityParams};
+use std::collections::HashMap;
 
 fn city() -> City {
     testcity::city(&TestCityParams {
@@ -110,4 +111,63 @@ fn alerts_are_valid() {
         let a = validate_video_alert(&city, &Limits::default(), NOW, camera, m.payload.as_bytes());
         assert!(a.is_ok(), "{}: {:?}", m.payload, a.err());
     }
+}
+
+#[test]
+fn a_storm_keeps_its_share_of_sensors_in_alarm_with_moving_values() {
+    let city = city();
+    let mut g = Generator::new(&city, 9, 0.0).first_metric_only().storm(0.3);
+    let n = g.sensor_count();
+    // (sensor, value) of waterlogging depth and gas LEL readings, round by round.
+    let mut alarm_by_round: Vec<HashMap<usize, f64>> = Vec::new();
+    let mut watched = std::collections::HashSet::new();
+    for _ in 0..4 {
+        let mut alarm = HashMap::new();
+        for _ in 0..n {
+            let m = g.sensor_message(NOW, true);
+            let v = validate_sensor_message(
+                &city,
+                &Limits::default(),
+                NOW,
+                sensor_of(&m.topic),
+                m.payload.as_bytes(),
+            );
+            for (r, (index, _, _)) in v.readings.iter().zip(&m.readings) {
+                let over = match r.metric.as_str() {
+                    "depth" => Some(r.value > 27.0),
+                    "lel" => Some(r.value > 25.0),
+                    _ => None,
+                };
+                if let Some(over) = over {
+                    watched.insert(*index);
+                    if over {
+                        alarm.insert(*index, r.value);
+                    }
+                }
+            }
+        }
+        alarm_by_round.push(alarm);
+    }
+    let first = &alarm_by_round[0];
+    let share = first.len() as f64 / watched.len() as f64;
+    assert!(
+        (0.15..0.45).contains(&share),
+        "{} of {} in alarm",
+        first.len(),
+        watched.len()
+    );
+    for round in &alarm_by_round[1..] {
+        let same: Vec<_> = round.keys().collect();
+        assert_eq!(round.len(), first.len(), "the same sensors stay in alarm");
+        assert!(same.iter().all(|i| first.contains_key(i)));
+    }
+    let moved = first
+        .iter()
+        .filter(|(i, v)| alarm_by_round[1][i] != **v)
+        .count();
+    assert!(
+        moved * 2 > first.len(),
+        "values move: {moved} of {}",
+        first.len()
+    );
 }
