@@ -4,6 +4,7 @@
 #
 #   scripts/load.sh embedded  [RATE] [SECONDS] [RUNS]   # embedded broker + SQLite
 #   scripts/load.sh mosquitto [RATE] [SECONDS] [RUNS]   # Mosquitto + PostgreSQL
+#   scripts/load.sh relay     [RATE] [SECONDS] [RUNS]   # Mosquitto alone: its ceiling
 #
 # Each run starts from a fresh database. Figures and their reading: docs/performance.md.
 # LOAD_STORM=0.3 puts 30 % of the sensors into alarm for the whole run (a storm).
@@ -20,7 +21,7 @@ mode="${1:-embedded}"
 rate="${2:-50000}"
 secs="${3:-20}"
 runs="${4:-1}"
-case "$mode" in embedded|mosquitto) ;; *) echo "usage: $0 embedded|mosquitto [rate] [seconds] [runs]" >&2; exit 2 ;; esac
+case "$mode" in embedded|mosquitto|relay) ;; *) echo "usage: $0 embedded|mosquitto|relay [rate] [seconds] [runs]" >&2; exit 2 ;; esac
 
 profile="${LOAD_PROFILE:-release}"
 case "$profile" in
@@ -42,7 +43,7 @@ password="$(head -c 24 /dev/urandom | base64)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 env_extra=()
-if [ "$mode" = mosquitto ]; then
+if [ "$mode" != embedded ]; then
     bash scripts/test-deps.sh >/dev/null
     port="$(free_port)"
     mkdir -p "$work/mosq"
@@ -71,6 +72,12 @@ EOF
 fi
 
 for run in $(seq 1 "$runs"); do
+    if [ "$mode" = relay ]; then
+        echo "== run $run: relay only, offered $rate/s for ${secs}s (mosquitto 127.0.0.1:$port)"
+        "$bin/sensors-sim" load --relay-only --storm "${LOAD_STORM:-0}" --mqtt "127.0.0.1:$port" \
+            --rate "$rate" --duration "$secs"
+        continue
+    fi
     if [ "$mode" = mosquitto ]; then
         db="cityops_load_$$_$run"
         su postgres -c "psql -qtA -c \"CREATE DATABASE $db OWNER cityops\"" >/dev/null

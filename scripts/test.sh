@@ -22,6 +22,7 @@ SOAK_DEMO=1 SOAK_PROFILE=debug bash scripts/soak.sh - 5 1 | tail -n 1
 echo "== load script smoke runs (2 s each; a run that loses a reading fails)"
 LOAD_PROFILE=debug bash scripts/load.sh embedded 200 2 1 | tail -n 4
 LOAD_STORM=0.3 LOAD_PROFILE=debug bash scripts/load.sh mosquitto 200 2 1 | tail -n 5
+LOAD_PROFILE=debug bash scripts/load.sh relay 200 2 1 | tail -n 3
 
 echo "== shipped rules: check and test"
 cargo run --quiet --locked --bin cityops -- rules check rules

@@ -28,9 +28,15 @@ pub struct LoadArgs {
     /// Broker cityops reads from, HOST:PORT.
     #[arg(long)]
     mqtt: String,
-    /// cityops HTTP base, e.g. http://127.0.0.1:8080.
-    #[arg(long)]
-    http: String,
+    /// cityops HTTP base, e.g. http://127.0.0.1:8080 (not with --relay-only).
+    #[arg(long, required_unless_present = "relay_only")]
+    http: Option<String>,
+    /// Measure the broker alone: the same publishers, and a plain subscriber to `city/#`
+    /// at QoS 1 in place of cityops; reports messages relayed per second and any the
+    /// broker acknowledged but never delivered. The ceiling every other figure is set
+    /// against.
+    #[arg(long, conflicts_with = "http")]
+    relay_only: bool,
     /// User to sign in as for `/ws`; a role that sees the whole city (`wall`,
     /// `duty_officer`) matches every reading. The password is read from the environment
     /// variable `SENSORS_SIM_PASSWORD`, never from an argument.
@@ -108,7 +114,15 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     );
     let (host, port) = crate::parse_addr(&args.mqtt)?;
     let city = Arc::new(City::load(&args.city).context("loading the city")?);
-    let http = args.http.trim_end_matches('/').to_owned();
+    if args.relay_only {
+        return relay(&args, &city, &host, port).await;
+    }
+    let http = args
+        .http
+        .as_deref()
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_owned();
     let client = reqwest::Client::new();
     let password = std::env::var(PASSWORD_ENV)
         .with_context(|| format!("{PASSWORD_ENV} must hold the password of --user"))?;
@@ -140,27 +154,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     ));
 
     let started = Instant::now();
-    let duration = Duration::from_secs_f64(args.duration);
-    let mut tasks = Vec::new();
-    for part in 0..args.publishers {
-        let generator = Generator::new(&city, 100 + part as u64, 0.0)
-            .first_metric_only()
-            .partition(part, args.publishers)
-            .storm(args.storm);
-        let mut opts = MqttOptions::new(
-            format!("cityops-load-{}-{part}", std::process::id()),
-            &host,
-            port,
-        );
-        opts.set_keep_alive(Duration::from_secs(30))
-            .set_inflight(args.inflight);
-        let rate = args.rate / args.publishers as f64;
-        tasks.push(tokio::spawn(publish(generator, opts, rate, duration)));
-    }
-    let mut published = Vec::new();
-    for t in tasks {
-        published.push(t.await??);
-    }
+    let published = publish_all(&args, &city, &host, port).await?;
     let publish_secs = started.elapsed().as_secs_f64();
     let sent: u64 = published.iter().map(|p| p.sent).sum();
     let acked: u64 = published.iter().map(|p| p.acked).sum();
@@ -254,6 +248,125 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         acked <= stored_n,
         "{} acknowledged readings were never stored",
         acked - stored_n
+    );
+    Ok(())
+}
+
+/// Runs the publishers for `--duration`; what each did.
+async fn publish_all(
+    args: &LoadArgs,
+    city: &City,
+    host: &str,
+    port: u16,
+) -> anyhow::Result<Vec<Published>> {
+    let duration = Duration::from_secs_f64(args.duration);
+    let mut tasks = Vec::new();
+    for part in 0..args.publishers {
+        let generator = Generator::new(city, 100 + part as u64, 0.0)
+            .first_metric_only()
+            .partition(part, args.publishers)
+            .storm(args.storm);
+        let mut opts = MqttOptions::new(
+            format!("cityops-load-{}-{part}", std::process::id()),
+            host,
+            port,
+        );
+        opts.set_keep_alive(Duration::from_secs(30))
+            .set_inflight(args.inflight);
+        let rate = args.rate / args.publishers as f64;
+        tasks.push(tokio::spawn(publish(generator, opts, rate, duration)));
+    }
+    let mut published = Vec::new();
+    for t in tasks {
+        published.push(t.await??);
+    }
+    Ok(published)
+}
+
+/// `--relay-only`: the publishers against the broker alone, with a QoS 1 subscriber to
+/// `city/#` counting what the broker delivers.
+async fn relay(args: &LoadArgs, city: &City, host: &str, port: u16) -> anyhow::Result<()> {
+    let received = Arc::new(AtomicU64::new(0));
+    let mut opts = MqttOptions::new(format!("cityops-relay-{}", std::process::id()), host, port);
+    opts.set_keep_alive(Duration::from_secs(30))
+        .set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
+    client.subscribe("city/#", QoS::AtLeastOnce).await?;
+    // Subscribed before the first publish, so every relayed message can count.
+    loop {
+        match eventloop.poll().await? {
+            Event::Incoming(Packet::SubAck(_)) => break,
+            _ => continue,
+        }
+    }
+    let stop = CancellationToken::new();
+    let subscriber = {
+        let (stop, received) = (stop.clone(), Arc::clone(&received));
+        tokio::spawn(async move {
+            loop {
+                let e = tokio::select! {
+                    _ = stop.cancelled() => return Ok::<_, anyhow::Error>(()),
+                    e = eventloop.poll() => e,
+                };
+                if let Event::Incoming(Packet::Publish(_)) = e? {
+                    received.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    let started = Instant::now();
+    let published = publish_all(args, city, host, port).await?;
+    let publish_secs = started.elapsed().as_secs_f64();
+    let sent: u64 = published.iter().map(|p| p.sent).sum();
+    let acked: u64 = published.iter().map(|p| p.acked).sum();
+    // Until everything acknowledged has arrived, or nothing has for 5 s.
+    let mut last = (received.load(Ordering::Relaxed), Instant::now());
+    let mut finished = started.elapsed().as_secs_f64();
+    loop {
+        let now = received.load(Ordering::Relaxed);
+        if now != last.0 {
+            last = (now, Instant::now());
+            finished = started.elapsed().as_secs_f64();
+        }
+        if now >= acked || last.1.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    subscriber.await??;
+    let got = received.load(Ordering::Relaxed);
+    let finished = finished.max(publish_secs.min(args.duration));
+    let report = serde_json::json!({
+        "relay_only": true,
+        "offered_per_s": args.rate,
+        "publishers": args.publishers,
+        "published": sent,
+        "published_per_s": sent as f64 / publish_secs,
+        "acked": acked,
+        "relayed": got,
+        "relayed_per_s": got as f64 / finished,
+        "lost": acked.saturating_sub(got),
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!(
+            "relay only: offered {:.0}/s over {} connections for {:.1}s\n\
+             published {sent} ({:.0}/s), acknowledged {acked}\n\
+             relayed {got} in {finished:.1}s = {:.0} messages/s; lost {}",
+            args.rate,
+            args.publishers,
+            args.duration,
+            sent as f64 / publish_secs,
+            got as f64 / finished,
+            acked.saturating_sub(got),
+        );
+    }
+    anyhow::ensure!(
+        acked <= got,
+        "{} acknowledged messages were never relayed",
+        acked - got
     );
     Ok(())
 }
