@@ -123,7 +123,11 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         .unwrap_or_default()
         .trim_end_matches('/')
         .to_owned();
-    let client = reqwest::Client::new();
+    // A server that stops answering fails the run instead of hanging it.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .context("HTTP client")?;
     let password = std::env::var(PASSWORD_ENV)
         .with_context(|| format!("{PASSWORD_ENV} must hold the password of --user"))?;
     let stored_before = stored(&client, &http).await.context("reading /metrics")?;
