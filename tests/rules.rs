@@ -198,10 +198,13 @@ async fn readings_raise_graded_incidents_and_a_storm_makes_one() {
     })
     .await;
 
-    // A storm: 10,000 readings at 45 cm in packs of 1,000.
+    // A storm: 10,000 readings at 45 cm in packs of 1,000, 1 ms apart. The packs may
+    // reach the engine in any order (the intake sessions share the subscription), so
+    // the whole storm spans 10 s, well inside the engine's 30 s lateness: a reading
+    // later than that is dropped as stale, not counted.
     for pack in 0..10 {
         let values: Vec<(f64, f64)> = (0..1000)
-            .map(|i| (t + 2.0 + f64::from(pack * 1000 + i) / 100.0, 45.0))
+            .map(|i| (t + 2.0 + f64::from(pack * 1000 + i) / 1000.0, 45.0))
             .collect();
         p.publish(&sensor_topic(&s), senml_series("depth", &values))
             .await;
