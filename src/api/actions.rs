@@ -132,7 +132,7 @@ pub async fn post_action(
     };
     let _ = s
         .events
-        .send(LiveEvent::Incident(Box::new(incident.clone())))
+        .send(LiveEvent::Incidents(vec![incident.clone()]))
         .await;
     // A return goes on to the next candidate department when routing has one.
     if let (Command::Return { .. }, Some(dept)) = (&command, actor.department.as_deref()) {
@@ -140,7 +140,7 @@ pub async fn post_action(
             Ok(Some(moved)) => {
                 let _ = s
                     .events
-                    .send(LiveEvent::Incident(Box::new(moved.clone())))
+                    .send(LiveEvent::Incidents(vec![moved.clone()]))
                     .await;
                 return Ok(Json(moved));
             }

@@ -160,7 +160,7 @@ pub(super) async fn submit(
         .await?;
     let _ = s
         .events
-        .send(LiveEvent::Incident(Box::new(incident.clone())))
+        .send(LiveEvent::Incidents(vec![incident.clone()]))
         .await;
     Ok(incident)
 }

@@ -408,14 +408,12 @@ impl Crew {
                 return Ok(false);
             }
         };
-        let _ = live
-            .send(LiveEvent::Incident(Box::new(moved.clone())))
-            .await;
+        let _ = live.send(LiveEvent::Incidents(vec![moved.clone()])).await;
         if let (Command::Return { .. }, Some(dept)) = (&command, actor.department.as_deref()) {
             self.returned_by.insert(i.id, dept.to_string());
             match self.desk.after_return(store, &moved, dept, now).await {
                 Ok(Some(next)) => {
-                    let _ = live.send(LiveEvent::Incident(Box::new(next))).await;
+                    let _ = live.send(LiveEvent::Incidents(vec![next])).await;
                 }
                 Ok(None) => {}
                 Err(ActError::Store(e)) => return Err(e),

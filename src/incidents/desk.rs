@@ -321,7 +321,7 @@ impl Desk {
             match self.scan(&store, clock.now()).await {
                 Ok(moved) => {
                     for i in moved {
-                        let _ = live.send(LiveEvent::Incident(Box::new(i))).await;
+                        let _ = live.send(LiveEvent::Incidents(vec![i])).await;
                     }
                 }
                 Err(e) => {

@@ -88,7 +88,12 @@ pub enum Command {
     Supervise {
         note: String,
     },
+    /// The system closes an incident whose rule closes on clear, from any open state.
+    AutoClose {},
 }
+
+/// The note of the `closed` event of an auto-close.
+pub const AUTO_CLOSE_NOTE: &str = "auto-closed: condition cleared";
 
 impl Command {
     pub const fn name(&self) -> &'static str {
@@ -111,6 +116,7 @@ impl Command {
             Command::GrantExtension {} => "grant_extension",
             Command::DenyExtension { .. } => "deny_extension",
             Command::Supervise { .. } => "supervise",
+            Command::AutoClose {} => "auto_close",
         }
     }
 }
@@ -226,6 +232,7 @@ pub fn authorize(
         }
         C::ForceClose { .. } => &[Role::DutyOfficer],
         C::Supervise { .. } => &[Role::DutyOfficer, Role::System],
+        C::AutoClose {} => &[Role::System],
     };
     if !allowed.contains(&actor.role) {
         return Err(LifecycleError::Forbidden(format!(
@@ -417,6 +424,19 @@ pub fn decide(
             h.supervision = h.supervision.saturating_add(1);
             from
         }
+        C::AutoClose {} => {
+            if from.is_final() {
+                return Err(not_now());
+            }
+            note = Some(AUTO_CLOSE_NOTE.to_owned());
+            closed_at = Some(now);
+            S::Closed
+        }
+    };
+    // The log's word for a close is `closed` whoever closes; an auto-close keeps it.
+    let action = match command {
+        C::AutoClose {} => IncidentEvent::CLOSED,
+        _ => name,
     };
     // A final incident keeps the due time in force when it ended: evaluation compares it
     // with closed_at (按期结案). Nothing escalates a final incident.
@@ -428,7 +448,7 @@ pub fn decide(
             incident: incident.id,
             at: now,
             actor: actor.log_name(),
-            action: name.to_string(),
+            action: action.to_string(),
             from: Some(from.as_str().to_string()),
             to: Some(to.as_str().to_string()),
             note,

@@ -99,6 +99,7 @@ fn every_command() -> Vec<Command> {
         Command::GrantExtension {},
         Command::DenyExtension { reason: s() },
         Command::Supervise { note: s() },
+        Command::AutoClose {},
     ]
 }
 
@@ -257,7 +258,7 @@ fn allowed_from(c: &Command) -> &'static [IncidentStatus] {
         C::Feedback { .. } => &[S::Handling],
         C::Verify { .. } | C::Rework { .. } => &[S::Feedback],
         C::Close { .. } => &[S::Verified],
-        C::ForceClose { .. } | C::Supervise { .. } => OPEN,
+        C::ForceClose { .. } | C::Supervise { .. } | C::AutoClose {} => OPEN,
         C::Suspend { .. } => &[
             S::Filed,
             S::Returned,
@@ -293,6 +294,7 @@ fn roles_for(c: &Command) -> &'static [Role] {
         }
         C::ForceClose { .. } => &[Role::DutyOfficer],
         C::Supervise { .. } => &[Role::DutyOfficer, Role::System],
+        C::AutoClose {} => &[Role::System],
     }
 }
 

@@ -16,5 +16,4 @@ pub mod routing;
 mod stage;
 mod toml_reader;
 
-pub use apply::Applier;
 pub use stage::{ReloadOutcome, RulesStage};

@@ -1,12 +1,13 @@
 //! The rules stage: the engine, its rule directory and the applier, driven by the
 //! ingest writer (batches, ticks, reloads).
 
-use super::Applier;
+use super::apply::rule_write;
 use crate::config::RulesConfig;
 use crate::model::{Incident, Reading, Timestamp, VideoAlert};
 use crate::rules::{Action, Engine, RuleErrors, RuleSet, load_dir};
 use crate::spatial::City;
 use crate::store::{SharedStore, StoreError};
+use metrics::counter;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -29,7 +30,6 @@ pub enum StageError {
 
 pub struct RulesStage {
     engine: Engine,
-    applier: Applier,
     dir: PathBuf,
     city: Arc<City>,
     /// Actions and state changes not yet committed (kept across store retries).
@@ -72,7 +72,6 @@ impl RulesStage {
         );
         Ok(Self {
             engine,
-            applier: Applier::load(store).await?,
             dir: config.dir.clone(),
             city,
             actions: Vec::new(),
@@ -112,13 +111,21 @@ impl RulesStage {
     /// actions are written by the next call.
     pub async fn commit(&mut self, store: &SharedStore) -> Result<Vec<Incident>, StoreError> {
         self.state.extend(self.engine.take_state_changes());
-        let changed = self
-            .applier
-            .apply(store, &self.actions, &self.state)
+        let outcome = store
+            .write_rules(&rule_write(&self.actions, &self.state))
             .await?;
         self.actions.clear();
         self.state.clear();
-        Ok(changed)
+        for i in outcome
+            .changed
+            .iter()
+            .filter(|i| outcome.opened.contains(&i.id))
+        {
+            counter!("cityops_incidents_opened_total", "category" => i.category.clone())
+                .increment(1);
+            tracing::info!(id = %i.id, key = i.dedup_key, severity = i.severity.as_str(), "incident opened");
+        }
+        Ok(outcome.changed)
     }
 
     /// Reads the rule directory again and swaps the new set in if it is valid; a

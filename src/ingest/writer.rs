@@ -299,11 +299,8 @@ impl Writer {
                 let _ = self.live.send(LiveEvent::Alert(alert.clone())).await;
             }
         }
-        for incident in changed {
-            let _ = self
-                .live
-                .send(LiveEvent::Incident(Box::new(incident)))
-                .await;
+        if !changed.is_empty() {
+            let _ = self.live.send(LiveEvent::Incidents(changed)).await;
         }
         pending.clear();
         true
@@ -342,11 +339,8 @@ impl Writer {
             return false;
         };
         self.wake_desk(&changed);
-        for incident in changed {
-            let _ = self
-                .live
-                .send(LiveEvent::Incident(Box::new(incident)))
-                .await;
+        if !changed.is_empty() {
+            let _ = self.live.send(LiveEvent::Incidents(changed)).await;
         }
         true
     }

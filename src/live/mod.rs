@@ -35,7 +35,8 @@ pub const EVENT_QUEUE: usize = 1024;
 #[derive(Debug, Clone)]
 pub enum LiveEvent {
     Readings(Vec<Reading>),
-    Incident(Box<Incident>),
+    /// Incidents that changed, the newest state of each.
+    Incidents(Vec<Incident>),
     Alert(VideoAlert),
 }
 
@@ -106,7 +107,8 @@ pub struct LiveHub {
     incidents: BTreeMap<IncidentId, Incident>,
     alerts: VecDeque<VideoAlert>,
     pending_values: HashMap<ValueKey, (Timestamp, f64)>,
-    pending_incidents: Vec<Incident>,
+    /// Changed incidents, conflated per tick: the newest state of each.
+    pending_incidents: BTreeMap<IncidentId, Incident>,
     pending_alerts: Vec<VideoAlert>,
     history: VecDeque<(u64, Arc<str>)>,
     tx: broadcast::Sender<Arc<str>>,
@@ -159,7 +161,7 @@ impl LiveHub {
             incidents,
             alerts,
             pending_values: HashMap::new(),
-            pending_incidents: Vec::new(),
+            pending_incidents: BTreeMap::new(),
             pending_alerts: Vec::new(),
             history: VecDeque::new(),
             tx,
@@ -208,14 +210,23 @@ impl LiveHub {
                     }
                 }
             }
-            LiveEvent::Incident(i) => {
-                if i.status.is_final() {
-                    self.incidents.remove(&i.id);
-                } else {
-                    self.incidents.insert(i.id, (*i).clone());
+            LiveEvent::Incidents(changed) => {
+                for i in changed {
+                    // Announcements of one incident may cross (two writers); the newer
+                    // version stands.
+                    let newer_known = |m: &BTreeMap<IncidentId, Incident>| {
+                        m.get(&i.id).is_some_and(|p| p.version > i.version)
+                    };
+                    if newer_known(&self.pending_incidents) || newer_known(&self.incidents) {
+                        continue;
+                    }
+                    if i.status.is_final() {
+                        self.incidents.remove(&i.id);
+                    } else {
+                        self.incidents.insert(i.id, i.clone());
+                    }
+                    self.pending_incidents.insert(i.id, i);
                 }
-                self.pending_incidents.retain(|p| p.id != i.id);
-                self.pending_incidents.push(*i);
             }
             LiveEvent::Alert(a) => {
                 if self.alerts.len() == RECENT_ALERTS {
@@ -254,7 +265,7 @@ impl LiveHub {
                     })
                     .collect(),
             ),
-            incidents: Some(incidents.iter().collect()),
+            incidents: Some(incidents.values().collect()),
             alerts: Some(alerts.iter().collect()),
         };
         let text: Arc<str> = to_json(&msg);

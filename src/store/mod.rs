@@ -23,12 +23,14 @@ mod batch;
 mod evaluation_types;
 mod migrate;
 mod postgres;
+mod rule_write;
 mod sqlite;
 mod transitions;
 mod users;
 
 pub use evaluation_types::{EvaluationGroup, EvaluationRow, EvaluationScope};
 pub use postgres::PgStore;
+pub use rule_write::{RuleChange, RuleOutcome, RuleWrite};
 pub use sqlite::SqliteStore;
 pub use users::{NewSession, NewUser, Session, User, parse_role};
 
@@ -316,59 +318,58 @@ pub trait Store: Send + Sync + 'static {
     /// `rule:<rule>`, or `system` without a rule) in the same transaction.
     async fn open_incident(&self, new: &NewIncident) -> StoreResult<(Incident, bool)>;
 
-    /// Adds `evidence` pieces of evidence to an incident: count += evidence,
-    /// last_seen = max(last_seen, seen), peak = the larger of the two. Evidence is not an
-    /// edit: it neither bumps the version (a console acting on a still-firing incident
-    /// must not get a conflict for every new reading) nor writes an event (it arrives at
-    /// sensor rate and would drown the log).
-    /// `NotFound` if the id does not exist, `Conflict` if the incident is final (its
-    /// evidence has nowhere to go).
-    async fn touch_incident(
-        &self,
-        id: IncidentId,
-        seen: Timestamp,
-        evidence: i64,
-        peak: Option<f64>,
-    ) -> StoreResult<Incident>;
+    /// Writes one step of the rules ([`RuleWrite`]) in one transaction with a constant
+    /// number of statements, whatever the number of keys: the open incidents of its keys
+    /// are read under the write lock, every change is worked out in memory
+    /// (`rule_write::plan`), and the new incidents, changed incidents, their events and
+    /// the rule state are written set-based. Returns the incidents that changed (the
+    /// newest state of each, by id) and which of them it opened. Evidence neither bumps the version nor writes an event;
+    /// every other change does both. A change for a key with no open incident changes
+    /// nothing.
+    async fn write_rules(&self, step: &RuleWrite) -> StoreResult<RuleOutcome>;
 
-    /// Records that the condition of the open incident with this key cleared at `at`: sets
-    /// cleared_at, bumps version and writes a `cleared` event. With `close` it also closes
-    /// it from whatever open status it is in (status closed, closed_at = at, due_at
-    /// cleared, a `closed` event from the old status noted "auto-closed: condition
-    /// cleared"). If its condition had already cleared, cleared_at keeps that first time and
-    /// no second `cleared` event is written, so without `close` the call changes nothing.
-    /// The actor of the events is the incident's rule (`rule:<name>`), else `system`.
-    /// Returns `None` if no open (not final) incident has this key.
+    /// One change through [`Store::write_rules`]: the incident with this key as it stands
+    /// afterwards (changed or not), `None` if no incident that is not final has the key
+    /// (or, after an auto-close, the closed one).
+    async fn write_rule_change(&self, change: RuleChange) -> StoreResult<Option<Incident>> {
+        let key = change.key().to_owned();
+        let changed = self
+            .write_rules(&RuleWrite {
+                changes: vec![change],
+                state: Vec::new(),
+            })
+            .await?
+            .changed;
+        if let Some(i) = changed.into_iter().next() {
+            return Ok(Some(i));
+        }
+        self.open_incident_by_key(&key).await
+    }
+
+    /// The incident with this dedup key that is not final, if any.
+    async fn open_incident_by_key(&self, key: &str) -> StoreResult<Option<Incident>>;
+
+    /// Records that the condition of the open incident with this key cleared at `at`
+    /// (cleared_at set once, a `cleared` event by `system`), and with `close` closes it
+    /// through the closed loop's `auto_close` (a `closed` event by `system` from the old
+    /// status, noted "auto-closed: condition cleared"). Returns `None` if no open
+    /// incident has this key.
     async fn clear_incident(
         &self,
         dedup_key: &str,
         at: Timestamp,
         close: bool,
-    ) -> StoreResult<Option<Incident>>;
-
-    /// Changes the severity of an open incident (escalation or step-down), bumping version
-    /// and writing a `severity` event from the old to the new level with `note`. The same
-    /// severity returns the incident unchanged, with no event. `NotFound` if the id does not
-    /// exist, `Conflict` if the incident is final.
-    async fn set_severity(
-        &self,
-        id: IncidentId,
-        severity: Severity,
-        at: Timestamp,
-        actor: &str,
-        note: &str,
-    ) -> StoreResult<Incident>;
-
-    /// The condition fired again on an open incident whose condition had cleared:
-    /// cleared_at = NULL, version + 1, a `refired` event. Returns the incident unchanged if
-    /// cleared_at is already NULL. `NotFound` if the id does not exist, `Conflict` if the
-    /// incident is final (a new firing then opens a new incident).
-    async fn refire_incident(
-        &self,
-        id: IncidentId,
-        at: Timestamp,
-        actor: &str,
-    ) -> StoreResult<Incident>;
+    ) -> StoreResult<Option<Incident>> {
+        if self.open_incident_by_key(dedup_key).await?.is_none() {
+            return Ok(None);
+        }
+        self.write_rule_change(RuleChange::Clear {
+            key: dedup_key.to_owned(),
+            at,
+            close,
+        })
+        .await
+    }
 
     /// Applies a lifecycle transition decided for `expected_version`: sets status, the
     /// handling fields and closed_at from `t`, bumps version by one and appends `t.event`
@@ -393,7 +394,14 @@ pub trait Store: Send + Sync + 'static {
     /// Rules-engine state that must survive a restart (pending `for:` timers, firing
     /// levels), as opaque JSON text per key. `Some(v)` upserts, `None` deletes; applied in
     /// order (a key given twice ends as its last change), in one transaction.
-    async fn save_rule_state(&self, changes: &[(String, Option<String>)]) -> StoreResult<()>;
+    async fn save_rule_state(&self, changes: &[(String, Option<String>)]) -> StoreResult<()> {
+        self.write_rules(&RuleWrite {
+            changes: Vec::new(),
+            state: changes.to_vec(),
+        })
+        .await
+        .map(|_| ())
+    }
 
     /// All saved rule state, by key.
     async fn rule_state(&self) -> StoreResult<Vec<(String, String)>>;

@@ -5,9 +5,6 @@
 use super::{StoreError, StoreResult};
 use crate::model::{Incident, IncidentEvent, IncidentStatus, Severity, Timestamp, Transition};
 
-/// The note of the `closed` event a clear with `close` writes.
-pub(crate) const AUTO_CLOSE_NOTE: &str = "auto-closed: condition cleared";
-
 fn event(
     current: &Incident,
     at: Timestamp,
@@ -76,35 +73,18 @@ pub(crate) fn transition(
     Ok(events)
 }
 
-/// The events of clearing the open incident `current` (and closing it with `close`);
-/// empty when the call changes nothing. A condition that had already cleared keeps its
-/// first cleared time and gets no second `cleared` event.
-pub(crate) fn clear(current: &Incident, at: Timestamp, close: bool) -> Vec<IncidentEvent> {
-    let actor = || IncidentEvent::rule_actor(current.rule.as_deref());
-    let mut events = Vec::new();
-    if current.cleared_at.is_none() {
-        events.push(event(
-            current,
-            at,
-            actor(),
-            IncidentEvent::CLEARED,
-            None,
-            None,
-            None,
-        ));
-    }
-    if close {
-        events.push(event(
-            current,
-            at,
-            actor(),
-            IncidentEvent::CLOSED,
-            Some(current.status.as_str()),
-            Some(IncidentStatus::Closed.as_str()),
-            Some(AUTO_CLOSE_NOTE),
-        ));
-    }
-    events
+/// The `cleared` event of the open incident `current`, whose condition cleared at `at`.
+/// The system records it: the condition is a fact about the city, not anyone's decision.
+pub(crate) fn cleared(current: &Incident, at: Timestamp) -> IncidentEvent {
+    event(
+        current,
+        at,
+        IncidentEvent::SYSTEM.to_owned(),
+        IncidentEvent::CLEARED,
+        None,
+        None,
+        None,
+    )
 }
 
 /// The `severity` event of moving `current` to `severity`; `None` when it already has it.

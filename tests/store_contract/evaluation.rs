@@ -353,7 +353,7 @@ pub async fn evaluation_figures_by_post_scope_and_bounds(store: SharedStore) {
 
     // By post each event counts for its actor; due, overdue and suspended for whoever
     // acknowledged the incident. Rates are not given by post.
-    //   rule:flood closed J (7200 s), late. li granted D's extension. lu acknowledged C, D, F
+    //   The system auto-closed J (7200 s), late. li granted D's extension. lu acknowledged C, D, F
     //   (due 3, suspended F; ack 600, 1200, 600). qian filed D, E, F, J. wang sent C back.
     //   wu acknowledged A, B, E, G (due 4, overdue B and E; ack 1800, 3600, 1800).
     //   zhang filed A, B, C, closed A, B, C, D, G (on time all but B): close times 14400,
@@ -363,7 +363,7 @@ pub async fn evaluation_figures_by_post_scope_and_bounds(store: SharedStore) {
     assert_eq!(
         evaluate(&store, EvaluationGroup::Post, &all).await,
         [
-            "rule:flood | 0 0 1 0 0 0 0 0 | - - - | - - 7200.0 7200.0",
+            "system | 0 0 1 0 0 0 0 0 | - - - | - - 7200.0 7200.0",
             "user:li | 0 0 0 0 0 1 0 0 | - - - | - - - -",
             "user:lu | 0 3 0 0 0 0 0 1 | - - - | 800.0 1080.0 - -",
             "user:qian | 4 0 0 0 0 0 0 0 | - - - | - - - -",

@@ -131,16 +131,16 @@ pub async fn transition_at_a_stale_version_conflicts(store: SharedStore) {
         .await
         .unwrap();
     // An escalation by the rules moves the version on after the console read it.
-    let now = store
-        .set_severity(
-            inc.id,
-            Severity::Red,
-            Timestamp(T0 + SEC),
-            "rule:x",
-            "escalated",
-        )
-        .await
-        .unwrap();
+    let now = set_severity(
+        &store,
+        inc.id,
+        Severity::Red,
+        Timestamp(T0 + SEC),
+        "rule:x",
+        "escalated",
+    )
+    .await
+    .unwrap();
     let events_before = store.incident_events(inc.id).await.unwrap();
     let t = move_to(IncidentStatus::Filed, Handling::default(), 5);
     for stale in [inc.version, now.version + 1, 0] {
@@ -232,21 +232,19 @@ pub async fn final_incidents_do_not_move(store: SharedStore) {
 
         let r = store.transition(inc.id, done.version, &any_move).await;
         assert!(is_conflict(&r), "{final_status:?}: {r:?}");
-        let r = store.set_severity(inc.id, Severity::Red, at, "x", "").await;
+        let r = set_severity(&store, inc.id, Severity::Red, at, "x", "").await;
         assert!(is_conflict(&r), "{final_status:?}: {r:?}");
         let cleared = store.clear_incident(key, at, true).await.unwrap();
         assert_eq!(cleared, None, "{final_status:?}: no open incident to clear");
-        let r = store.touch_incident(inc.id, at, 1, Some(9.0)).await;
+        let r = touch(&store, inc.id, at, 1, Some(9.0)).await;
         assert!(is_conflict(&r), "{final_status:?}: {r:?}");
-        let r = store.refire_incident(inc.id, at, "x").await;
+        let r = refire(&store, inc.id, at, "x").await;
         assert!(is_conflict(&r), "{final_status:?}: {r:?}");
 
         assert_eq!(store.incident(inc.id).await.unwrap(), Some(done));
         assert_eq!(store.incident_events(inc.id).await.unwrap(), events);
     }
-    let r = store
-        .touch_incident(IncidentId::new_v7(), at, 1, None)
-        .await;
+    let r = touch(&store, IncidentId::new_v7(), at, 1, None).await;
     assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
 }
 
@@ -466,7 +464,8 @@ pub async fn clear_closes_a_dispatched_incident(store: SharedStore) {
             close.to.as_deref(),
             close.actor.as_str()
         ),
-        (Some("dispatched"), Some("closed"), "rule:r")
+        (Some("dispatched"), Some("closed"), "system"),
+        "the system closes it through the closed loop's auto_close"
     );
     // Its key is free again.
     let (next, created) = store

@@ -60,8 +60,7 @@ pub async fn touch_adds_evidence(store: SharedStore) {
         .open_incident(&new_incident("k1", "d1", T0))
         .await
         .unwrap();
-    let t = store
-        .touch_incident(inc.id, Timestamp(T0 + 10 * SEC), 2, Some(0.9))
+    let t = touch(&store, inc.id, Timestamp(T0 + 10 * SEC), 2, Some(0.9))
         .await
         .unwrap();
     assert_eq!(
@@ -69,16 +68,14 @@ pub async fn touch_adds_evidence(store: SharedStore) {
         (3, 1, Some(0.9), Timestamp(T0 + 10 * SEC))
     );
     // Older evidence and a smaller peak change neither last_seen nor peak.
-    let t = store
-        .touch_incident(inc.id, Timestamp(T0 + 5 * SEC), 1, Some(0.1))
+    let t = touch(&store, inc.id, Timestamp(T0 + 5 * SEC), 1, Some(0.1))
         .await
         .unwrap();
     assert_eq!(
         (t.count, t.version, t.peak, t.last_seen),
         (4, 1, Some(0.9), Timestamp(T0 + 10 * SEC))
     );
-    let t = store
-        .touch_incident(inc.id, Timestamp(T0 + 11 * SEC), 1, None)
+    let t = touch(&store, inc.id, Timestamp(T0 + 11 * SEC), 1, None)
         .await
         .unwrap();
     assert_eq!(
@@ -98,15 +95,13 @@ pub async fn touch_adds_evidence(store: SharedStore) {
     n.peak = None;
     let (inc2, _) = store.open_incident(&n).await.unwrap();
     assert_eq!(inc2.peak, None);
-    let t = store
-        .touch_incident(inc2.id, Timestamp(T0), 1, Some(-3.0))
+    let t = touch(&store, inc2.id, Timestamp(T0), 1, Some(-3.0))
         .await
         .unwrap();
     assert_eq!(t.peak, Some(-3.0));
 
     assert!(
-        store
-            .touch_incident(IncidentId::new_v7(), Timestamp(T0), 1, None)
+        touch(&store, IncidentId::new_v7(), Timestamp(T0), 1, None)
             .await
             .is_err()
     );

@@ -81,41 +81,41 @@ pub async fn set_severity_escalates_and_steps_down(store: SharedStore) {
         .open_incident(&rule_incident("k1", "r", T0))
         .await
         .unwrap();
-    let up = store
-        .set_severity(
-            inc.id,
-            Severity::Red,
-            Timestamp(T0 + 10 * SEC),
-            "rule:r",
-            "level 0.9",
-        )
-        .await
-        .unwrap();
+    let up = set_severity(
+        &store,
+        inc.id,
+        Severity::Red,
+        Timestamp(T0 + 10 * SEC),
+        "rule:r",
+        "level 0.9",
+    )
+    .await
+    .unwrap();
     assert_eq!((up.severity, up.version), (Severity::Red, 2));
-    let down = store
-        .set_severity(
-            inc.id,
-            Severity::Yellow,
-            Timestamp(T0 + 20 * SEC),
-            "rule:r",
-            "level 0.3",
-        )
-        .await
-        .unwrap();
+    let down = set_severity(
+        &store,
+        inc.id,
+        Severity::Yellow,
+        Timestamp(T0 + 20 * SEC),
+        "rule:r",
+        "level 0.3",
+    )
+    .await
+    .unwrap();
     assert_eq!((down.severity, down.version), (Severity::Yellow, 3));
     assert_eq!(store.incident(inc.id).await.unwrap(), Some(down.clone()));
 
     // The same severity again is no change: same version, no event.
-    let same = store
-        .set_severity(
-            inc.id,
-            Severity::Yellow,
-            Timestamp(T0 + 30 * SEC),
-            "rule:r",
-            "again",
-        )
-        .await
-        .unwrap();
+    let same = set_severity(
+        &store,
+        inc.id,
+        Severity::Yellow,
+        Timestamp(T0 + 30 * SEC),
+        "rule:r",
+        "again",
+    )
+    .await
+    .unwrap();
     assert_eq!(same, down);
 
     assert_eq!(
@@ -141,9 +141,15 @@ pub async fn set_severity_escalates_and_steps_down(store: SharedStore) {
         ]
     );
 
-    let missing = store
-        .set_severity(IncidentId::new_v7(), Severity::Red, Timestamp(T0), "x", "")
-        .await;
+    let missing = set_severity(
+        &store,
+        IncidentId::new_v7(),
+        Severity::Red,
+        Timestamp(T0),
+        "x",
+        "",
+    )
+    .await;
     assert!(
         matches!(missing, Err(StoreError::NotFound(_))),
         "{missing:?}"
@@ -154,9 +160,15 @@ pub async fn set_severity_escalates_and_steps_down(store: SharedStore) {
         .clear_incident("k1", Timestamp(T0 + 40 * SEC), true)
         .await
         .unwrap();
-    let closed = store
-        .set_severity(inc.id, Severity::Red, Timestamp(T0 + 50 * SEC), "x", "")
-        .await;
+    let closed = set_severity(
+        &store,
+        inc.id,
+        Severity::Red,
+        Timestamp(T0 + 50 * SEC),
+        "x",
+        "",
+    )
+    .await;
     assert!(matches!(closed, Err(StoreError::Conflict(_))), "{closed:?}");
 }
 
@@ -209,8 +221,7 @@ pub async fn refire_then_clear_and_close(store: SharedStore) {
         .await
         .unwrap();
     // Not cleared: refiring is a no-op.
-    let same = store
-        .refire_incident(inc.id, Timestamp(T0 + 5 * SEC), "rule:r")
+    let same = refire(&store, inc.id, Timestamp(T0 + 5 * SEC), "rule:r")
         .await
         .unwrap();
     assert_eq!(same, inc);
@@ -219,8 +230,7 @@ pub async fn refire_then_clear_and_close(store: SharedStore) {
         .clear_incident("k1", Timestamp(T0 + 10 * SEC), false)
         .await
         .unwrap();
-    let refired = store
-        .refire_incident(inc.id, Timestamp(T0 + 20 * SEC), "rule:r")
+    let refired = refire(&store, inc.id, Timestamp(T0 + 20 * SEC), "rule:r")
         .await
         .unwrap();
     assert_eq!((refired.cleared_at, refired.version), (None, 3));
@@ -247,12 +257,13 @@ pub async fn refire_then_clear_and_close(store: SharedStore) {
         spelled(&store.incident_events(inc.id).await.unwrap()),
         vec![
             ("opened", "rule:r", None, Some("orange"), None, 0),
-            ("cleared", "rule:r", None, None, None, 10),
+            // The condition clearing and the auto-close are the system's doing.
+            ("cleared", "system", None, None, None, 10),
             ("refired", "rule:r", None, None, None, 20),
-            ("cleared", "rule:r", None, None, None, 30),
+            ("cleared", "system", None, None, None, 30),
             (
                 "closed",
-                "rule:r",
+                "system",
                 Some("discovered"),
                 Some("closed"),
                 note,
@@ -270,13 +281,12 @@ pub async fn refire_then_clear_and_close(store: SharedStore) {
             .unwrap(),
         None
     );
-    let refire = store
-        .refire_incident(inc.id, Timestamp(T0 + 95 * SEC), "rule:r")
-        .await;
-    assert!(matches!(refire, Err(StoreError::Conflict(_))), "{refire:?}");
-    let missing = store
-        .refire_incident(IncidentId::new_v7(), Timestamp(T0), "rule:r")
-        .await;
+    let refired = refire(&store, inc.id, Timestamp(T0 + 95 * SEC), "rule:r").await;
+    assert!(
+        matches!(refired, Err(StoreError::Conflict(_))),
+        "{refired:?}"
+    );
+    let missing = refire(&store, IncidentId::new_v7(), Timestamp(T0), "rule:r").await;
     assert!(
         matches!(missing, Err(StoreError::NotFound(_))),
         "{missing:?}"
@@ -300,7 +310,7 @@ pub async fn concurrent_changes_keep_the_log_in_step(store: SharedStore) {
             let store = store.clone();
             let level = [Severity::Red, Severity::Yellow, Severity::Blue][i % 3];
             let at = Timestamp(T0 + (i as i64 + 1) * SEC);
-            tokio::spawn(async move { store.set_severity(inc.id, level, at, "rule:r", "").await })
+            tokio::spawn(async move { set_severity(&store, inc.id, level, at, "rule:r", "").await })
         })
         .collect();
     for t in tasks {

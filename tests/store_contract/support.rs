@@ -1,6 +1,7 @@
 //! Fresh databases for the store contract tests, and builders of test data.
 
 use super::*;
+use cityops::store::{RuleChange, StoreError, StoreResult};
 use futures::FutureExt;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::future::Future;
@@ -229,4 +230,100 @@ pub fn readings_batch(readings: Vec<Reading>) -> IngestBatch {
         readings,
         ..Default::default()
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Single rule changes by incident id, through the set-based rules step
+
+/// The open incident with this id: `NotFound` if there is none, `Conflict` if it is final.
+async fn open_by_id(store: &SharedStore, id: IncidentId, what: &str) -> StoreResult<Incident> {
+    let i = store
+        .incident(id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("incident {id}")))?;
+    if i.status.is_final() {
+        return Err(StoreError::Conflict(format!(
+            "incident {id} is {}; cannot {what}",
+            i.status.as_str()
+        )));
+    }
+    Ok(i)
+}
+
+/// One change for the open incident `id`, and the incident afterwards.
+async fn change(
+    store: &SharedStore,
+    id: IncidentId,
+    what: &str,
+    c: impl FnOnce(String) -> RuleChange,
+) -> StoreResult<Incident> {
+    let i = open_by_id(store, id, what).await?;
+    store
+        .write_rule_change(c(i.dedup_key))
+        .await?
+        .ok_or_else(|| StoreError::Conflict(format!("incident {id} was closed meanwhile")))
+}
+
+/// `evidence` more pieces of evidence for the open incident `id`.
+pub async fn touch(
+    store: &SharedStore,
+    id: IncidentId,
+    seen: Timestamp,
+    evidence: i64,
+    peak: Option<f64>,
+) -> StoreResult<Incident> {
+    change(store, id, "add evidence", |key| RuleChange::Evidence {
+        key,
+        count: evidence,
+        last: seen,
+        peak,
+    })
+    .await
+}
+
+/// A level change of the open incident `id`.
+pub async fn set_severity(
+    store: &SharedStore,
+    id: IncidentId,
+    to: Severity,
+    at: Timestamp,
+    actor: &str,
+    note: &str,
+) -> StoreResult<Incident> {
+    change(store, id, "change its severity", |key| {
+        RuleChange::Severity {
+            key,
+            to,
+            at,
+            actor: actor.to_owned(),
+            note: note.to_owned(),
+        }
+    })
+    .await
+}
+
+/// The rule of the open incident `id` fires again.
+pub async fn refire(
+    store: &SharedStore,
+    id: IncidentId,
+    at: Timestamp,
+    actor: &str,
+) -> StoreResult<Incident> {
+    let i = open_by_id(store, id, "refire it").await?;
+    let rule = actor.strip_prefix("rule:").map(str::to_owned);
+    change(store, id, "refire it", |key| {
+        RuleChange::Open(NewIncident {
+            dedup_key: key,
+            category: i.category.clone(),
+            severity: i.severity,
+            title: i.title.clone(),
+            source: i.source.clone(),
+            location: i.location.clone(),
+            opened_at: at,
+            peak: None,
+            rule,
+            description: None,
+        })
+    })
+    .await
 }

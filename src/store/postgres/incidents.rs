@@ -22,7 +22,9 @@ macro_rules! columns {
 
 // After `columns!`, which it uses.
 mod lifecycle;
-pub(super) use lifecycle::{clear, refire, set_severity, transition};
+mod rule_write;
+pub(super) use lifecycle::transition;
+pub(super) use rule_write::write as write_rules;
 
 /// An open can lose to a close between its insert and its select; it then simply tries
 /// again. Two losses in a row would need a close and a reopen to interleave twice.
@@ -140,7 +142,7 @@ pub(super) async fn open(pool: &PgPool, new: &NewIncident) -> StoreResult<(Incid
 
 /// The incident with this key that is not final, if any; with `lock`, row-locked until
 /// the caller's transaction ends.
-async fn open_by_key(
+pub(super) async fn open_by_key(
     conn: &mut PgConnection,
     key: &str,
     lock: bool,
@@ -210,40 +212,6 @@ pub(super) async fn events(pool: &PgPool, id: IncidentId) -> StoreResult<Vec<Inc
             })
         })
         .collect()
-}
-
-pub(super) async fn touch(
-    pool: &PgPool,
-    id: IncidentId,
-    seen: Timestamp,
-    evidence: i64,
-    peak: Option<f64>,
-) -> StoreResult<Incident> {
-    // GREATEST ignores NULLs, so a missing peak on either side loses to a present one.
-    let row = sqlx::query(concat!(
-        "UPDATE incidents SET count = count + $1, last_seen = GREATEST(last_seen, $2), \
-         peak = GREATEST(peak, $3) WHERE id = $4 AND ",
-        not_final!(),
-        " RETURNING ",
-        columns!()
-    ))
-    .bind(evidence)
-    .bind(to_pg(seen)?)
-    .bind(peak)
-    .bind(id.0)
-    .fetch_optional(pool)
-    .await?;
-    match row {
-        Some(row) => incident(&row),
-        // A final incident stays final, so what this finds is still true.
-        None => match get(pool, id).await? {
-            Some(i) => Err(StoreError::Conflict(format!(
-                "incident {id} is {}; cannot add evidence",
-                i.status.as_str()
-            ))),
-            None => Err(StoreError::NotFound(format!("incident {id}"))),
-        },
-    }
 }
 
 pub(super) async fn get(pool: &PgPool, id: IncidentId) -> StoreResult<Option<Incident>> {

@@ -150,43 +150,13 @@ impl Store for PgStore {
         incidents::open(&self.pool, new).await
     }
 
-    async fn touch_incident(
-        &self,
-        id: IncidentId,
-        seen: Timestamp,
-        evidence: i64,
-        peak: Option<f64>,
-    ) -> StoreResult<Incident> {
-        incidents::touch(&self.pool, id, seen, evidence, peak).await
+    async fn write_rules(&self, step: &RuleWrite) -> StoreResult<RuleOutcome> {
+        incidents::write_rules(&self.pool, step).await
     }
 
-    async fn clear_incident(
-        &self,
-        dedup_key: &str,
-        at: Timestamp,
-        close: bool,
-    ) -> StoreResult<Option<Incident>> {
-        incidents::clear(&self.pool, dedup_key, at, close).await
-    }
-
-    async fn set_severity(
-        &self,
-        id: IncidentId,
-        severity: Severity,
-        at: Timestamp,
-        actor: &str,
-        note: &str,
-    ) -> StoreResult<Incident> {
-        incidents::set_severity(&self.pool, id, severity, at, actor, note).await
-    }
-
-    async fn refire_incident(
-        &self,
-        id: IncidentId,
-        at: Timestamp,
-        actor: &str,
-    ) -> StoreResult<Incident> {
-        incidents::refire(&self.pool, id, at, actor).await
+    async fn open_incident_by_key(&self, key: &str) -> StoreResult<Option<Incident>> {
+        let mut conn = self.pool.acquire().await?;
+        incidents::open_by_key(&mut conn, key, false).await
     }
 
     async fn transition(
@@ -200,10 +170,6 @@ impl Store for PgStore {
 
     async fn incident_events(&self, id: IncidentId) -> StoreResult<Vec<IncidentEvent>> {
         incidents::events(&self.pool, id).await
-    }
-
-    async fn save_rule_state(&self, changes: &[(String, Option<String>)]) -> StoreResult<()> {
-        rule_state::save(&self.pool, changes).await
     }
 
     async fn rule_state(&self) -> StoreResult<Vec<(String, String)>> {

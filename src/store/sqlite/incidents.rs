@@ -21,7 +21,9 @@ macro_rules! columns {
 
 // After `columns!`, which it uses.
 mod lifecycle;
-pub(super) use lifecycle::{clear, refire, set_severity, transition};
+mod rule_write;
+pub(super) use lifecycle::transition;
+pub(super) use rule_write::write as write_rules;
 
 /// An open can lose to a close between its insert and its select; it then simply tries
 /// again. Two losses in a row would need a close and a reopen to interleave twice.
@@ -146,7 +148,10 @@ pub(super) async fn open(pool: &SqlitePool, new: &NewIncident) -> StoreResult<(I
 }
 
 /// The incident with this key that is not final, if any.
-async fn open_by_key(conn: &mut SqliteConnection, key: &str) -> StoreResult<Option<Incident>> {
+pub(super) async fn open_by_key(
+    conn: &mut SqliteConnection,
+    key: &str,
+) -> StoreResult<Option<Incident>> {
     sqlx::query(concat!(
         "SELECT ",
         columns!(),
@@ -201,42 +206,6 @@ pub(super) async fn events(pool: &SqlitePool, id: IncidentId) -> StoreResult<Vec
             })
         })
         .collect()
-}
-
-pub(super) async fn touch(
-    pool: &SqlitePool,
-    id: IncidentId,
-    seen: Timestamp,
-    evidence: i64,
-    peak: Option<f64>,
-) -> StoreResult<Incident> {
-    // SQLite's two-argument MAX() is NULL if either side is; COALESCE makes a missing peak
-    // on either side lose to a present one.
-    let row = sqlx::query(concat!(
-        "UPDATE incidents SET count = count + ?1, last_seen = MAX(last_seen, ?2), \
-         peak = MAX(COALESCE(peak, ?3), COALESCE(?3, peak)) \
-         WHERE id = ?4 AND ",
-        not_final!(),
-        " RETURNING ",
-        columns!()
-    ))
-    .bind(evidence)
-    .bind(seen.micros())
-    .bind(peak)
-    .bind(id.0.to_string())
-    .fetch_optional(pool)
-    .await?;
-    match row {
-        Some(row) => incident(&row),
-        // A final incident stays final, so what this finds is still true.
-        None => match get(pool, id).await? {
-            Some(i) => Err(StoreError::Conflict(format!(
-                "incident {id} is {}; cannot add evidence",
-                i.status.as_str()
-            ))),
-            None => Err(StoreError::NotFound(format!("incident {id}"))),
-        },
-    }
 }
 
 pub(super) async fn get(pool: &SqlitePool, id: IncidentId) -> StoreResult<Option<Incident>> {

@@ -230,43 +230,13 @@ impl Store for SqliteStore {
         incidents::open(&self.writer, new).await
     }
 
-    async fn touch_incident(
-        &self,
-        id: IncidentId,
-        seen: Timestamp,
-        evidence: i64,
-        peak: Option<f64>,
-    ) -> StoreResult<Incident> {
-        incidents::touch(&self.writer, id, seen, evidence, peak).await
+    async fn write_rules(&self, step: &RuleWrite) -> StoreResult<RuleOutcome> {
+        incidents::write_rules(&self.writer, step).await
     }
 
-    async fn clear_incident(
-        &self,
-        dedup_key: &str,
-        at: Timestamp,
-        close: bool,
-    ) -> StoreResult<Option<Incident>> {
-        incidents::clear(&self.writer, dedup_key, at, close).await
-    }
-
-    async fn set_severity(
-        &self,
-        id: IncidentId,
-        severity: Severity,
-        at: Timestamp,
-        actor: &str,
-        note: &str,
-    ) -> StoreResult<Incident> {
-        incidents::set_severity(&self.writer, id, severity, at, actor, note).await
-    }
-
-    async fn refire_incident(
-        &self,
-        id: IncidentId,
-        at: Timestamp,
-        actor: &str,
-    ) -> StoreResult<Incident> {
-        incidents::refire(&self.writer, id, at, actor).await
+    async fn open_incident_by_key(&self, key: &str) -> StoreResult<Option<Incident>> {
+        let mut conn = self.reader.acquire().await?;
+        incidents::open_by_key(&mut conn, key).await
     }
 
     async fn transition(
@@ -280,10 +250,6 @@ impl Store for SqliteStore {
 
     async fn incident_events(&self, id: IncidentId) -> StoreResult<Vec<IncidentEvent>> {
         incidents::events(&self.reader, id).await
-    }
-
-    async fn save_rule_state(&self, changes: &[(String, Option<String>)]) -> StoreResult<()> {
-        rule_state::save(&self.writer, changes).await
     }
 
     async fn rule_state(&self) -> StoreResult<Vec<(String, String)>> {

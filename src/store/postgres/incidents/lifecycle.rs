@@ -4,7 +4,7 @@
 //! queue up, not interleave. A change that waited for the lock reads the row as the one
 //! before it left it, so a lifecycle move decided on the old version gets a `Conflict`.
 
-use super::{append_event, incident, open_by_key};
+use super::{append_event, incident};
 use crate::model::*;
 use crate::store::postgres::to_pg;
 use crate::store::{StoreError, StoreResult, transitions};
@@ -24,97 +24,6 @@ async fn lock_by_id(conn: &mut PgConnection, id: IncidentId) -> StoreResult<Inci
     .map(incident)
     .transpose()?
     .ok_or_else(|| StoreError::NotFound(format!("incident {id}")))
-}
-
-pub(in crate::store::postgres) async fn clear(
-    pool: &PgPool,
-    dedup_key: &str,
-    at: Timestamp,
-    close: bool,
-) -> StoreResult<Option<Incident>> {
-    let at_pg = to_pg(at)?;
-    let mut tx = pool.begin().await?;
-    let Some(current) = open_by_key(&mut tx, dedup_key, true).await? else {
-        tx.rollback().await?;
-        return Ok(None);
-    };
-    let events = transitions::clear(&current, at, close);
-    if events.is_empty() {
-        tx.rollback().await?;
-        return Ok(Some(current));
-    }
-    let row = sqlx::query(concat!(
-        "UPDATE incidents SET cleared_at = COALESCE(cleared_at, $1), \
-         status = CASE WHEN $2 THEN 'closed' ELSE status END, \
-         closed_at = CASE WHEN $2 THEN $1 ELSE closed_at END, \
-         version = version + 1 WHERE id = $3 RETURNING ",
-        columns!()
-    ))
-    .bind(at_pg)
-    .bind(close)
-    .bind(current.id.0)
-    .fetch_one(&mut *tx)
-    .await?;
-    let cleared = incident(&row)?;
-    for e in &events {
-        append_event(&mut tx, e).await?;
-    }
-    tx.commit().await?;
-    Ok(Some(cleared))
-}
-
-pub(in crate::store::postgres) async fn set_severity(
-    pool: &PgPool,
-    id: IncidentId,
-    severity: Severity,
-    at: Timestamp,
-    actor: &str,
-    note: &str,
-) -> StoreResult<Incident> {
-    let mut tx = pool.begin().await?;
-    let current = lock_by_id(&mut tx, id).await?;
-    let Some(event) = transitions::set_severity(&current, severity, at, actor, note)? else {
-        tx.rollback().await?;
-        return Ok(current);
-    };
-    let row = sqlx::query(concat!(
-        "UPDATE incidents SET severity = $1, version = version + 1 WHERE id = $2 RETURNING ",
-        columns!()
-    ))
-    .bind(severity.as_str())
-    .bind(id.0)
-    .fetch_one(&mut *tx)
-    .await?;
-    let changed = incident(&row)?;
-    append_event(&mut tx, &event).await?;
-    tx.commit().await?;
-    Ok(changed)
-}
-
-pub(in crate::store::postgres) async fn refire(
-    pool: &PgPool,
-    id: IncidentId,
-    at: Timestamp,
-    actor: &str,
-) -> StoreResult<Incident> {
-    let mut tx = pool.begin().await?;
-    let current = lock_by_id(&mut tx, id).await?;
-    let Some(event) = transitions::refire(&current, at, actor)? else {
-        tx.rollback().await?;
-        return Ok(current);
-    };
-    let row = sqlx::query(concat!(
-        "UPDATE incidents SET cleared_at = NULL, version = version + 1 WHERE id = $1 \
-         RETURNING ",
-        columns!()
-    ))
-    .bind(id.0)
-    .fetch_one(&mut *tx)
-    .await?;
-    let refired = incident(&row)?;
-    append_event(&mut tx, &event).await?;
-    tx.commit().await?;
-    Ok(refired)
 }
 
 pub(in crate::store::postgres) async fn transition(

@@ -3,7 +3,7 @@
 //! update, append events. The write lock is held from the read on, so a version read here
 //! is still the version when the update lands.
 
-use super::{BEGIN_WRITE, append_event, incident, open_by_key};
+use super::{BEGIN_WRITE, append_event, incident};
 use crate::model::*;
 use crate::store::{StoreError, StoreResult, transitions};
 use sqlx::{SqliteConnection, SqlitePool};
@@ -22,95 +22,6 @@ async fn by_id(conn: &mut SqliteConnection, id: IncidentId) -> StoreResult<Incid
     .map(incident)
     .transpose()?
     .ok_or_else(|| StoreError::NotFound(format!("incident {id}")))
-}
-
-pub(in crate::store::sqlite) async fn clear(
-    pool: &SqlitePool,
-    dedup_key: &str,
-    at: Timestamp,
-    close: bool,
-) -> StoreResult<Option<Incident>> {
-    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-    let Some(current) = open_by_key(&mut tx, dedup_key).await? else {
-        tx.rollback().await?;
-        return Ok(None);
-    };
-    let events = transitions::clear(&current, at, close);
-    if events.is_empty() {
-        tx.rollback().await?;
-        return Ok(Some(current));
-    }
-    let row = sqlx::query(concat!(
-        "UPDATE incidents SET cleared_at = COALESCE(cleared_at, ?1), \
-         status = CASE WHEN ?2 THEN 'closed' ELSE status END, \
-         closed_at = CASE WHEN ?2 THEN ?1 ELSE closed_at END, \
-         version = version + 1 WHERE id = ?3 RETURNING ",
-        columns!()
-    ))
-    .bind(at.micros())
-    .bind(close)
-    .bind(current.id.0.to_string())
-    .fetch_one(&mut *tx)
-    .await?;
-    let cleared = incident(&row)?;
-    for e in &events {
-        append_event(&mut tx, e).await?;
-    }
-    tx.commit().await?;
-    Ok(Some(cleared))
-}
-
-pub(in crate::store::sqlite) async fn set_severity(
-    pool: &SqlitePool,
-    id: IncidentId,
-    severity: Severity,
-    at: Timestamp,
-    actor: &str,
-    note: &str,
-) -> StoreResult<Incident> {
-    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-    let current = by_id(&mut tx, id).await?;
-    let Some(event) = transitions::set_severity(&current, severity, at, actor, note)? else {
-        tx.rollback().await?;
-        return Ok(current);
-    };
-    let row = sqlx::query(concat!(
-        "UPDATE incidents SET severity = ?, version = version + 1 WHERE id = ? RETURNING ",
-        columns!()
-    ))
-    .bind(severity.as_str())
-    .bind(id.0.to_string())
-    .fetch_one(&mut *tx)
-    .await?;
-    let changed = incident(&row)?;
-    append_event(&mut tx, &event).await?;
-    tx.commit().await?;
-    Ok(changed)
-}
-
-pub(in crate::store::sqlite) async fn refire(
-    pool: &SqlitePool,
-    id: IncidentId,
-    at: Timestamp,
-    actor: &str,
-) -> StoreResult<Incident> {
-    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-    let current = by_id(&mut tx, id).await?;
-    let Some(event) = transitions::refire(&current, at, actor)? else {
-        tx.rollback().await?;
-        return Ok(current);
-    };
-    let row = sqlx::query(concat!(
-        "UPDATE incidents SET cleared_at = NULL, version = version + 1 WHERE id = ? RETURNING ",
-        columns!()
-    ))
-    .bind(id.0.to_string())
-    .fetch_one(&mut *tx)
-    .await?;
-    let refired = incident(&row)?;
-    append_event(&mut tx, &event).await?;
-    tx.commit().await?;
-    Ok(refired)
 }
 
 pub(in crate::store::sqlite) async fn transition(
