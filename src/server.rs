@@ -171,6 +171,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         hub_stop.clone(),
     )
     .await?;
+    let incidents = crate::incidents::Incidents::new(store.clone(), live_tx.clone());
 
     let patterns = |list: &[String]| -> anyhow::Result<Vec<TopicPattern>> {
         list.iter()
@@ -220,9 +221,8 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
     let desk_stop = CancellationToken::new();
     let desk_task = tokio::spawn(desk.clone().run(
-        store.clone(),
+        incidents.clone(),
         clock.clone(),
-        live_tx.clone(),
         desk_wake.clone(),
         Duration::from_secs(config.desk.scan_secs),
         desk_stop.clone(),
@@ -243,6 +243,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         status: status.clone(),
         mqtt: intakes.iter().map(MqttIntake::handle).collect(),
         live: live_tx.clone(),
+        incidents: incidents.clone(),
     };
     let intake_stop = CancellationToken::new();
     let writer_stop = CancellationToken::new();
@@ -292,7 +293,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         reload: reload_tx.clone(),
         desk: desk.clone(),
         clock: clock.clone(),
-        events: live_tx.clone(),
+        incidents: incidents.clone(),
         reports,
         metrics,
         max_body_bytes: config
@@ -330,9 +331,8 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
             &config.demo,
             Arc::clone(&city),
             desk.clone(),
-            store.clone(),
+            incidents.clone(),
             clock.clone(),
-            live_tx.clone(),
             sim_stop.clone(),
         )
     });

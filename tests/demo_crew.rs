@@ -45,6 +45,7 @@ async fn the_demo_city_settles() {
     .expect("crew");
     // Nobody listens live here; a closed channel refuses at once.
     let (live, _) = tokio::sync::mpsc::channel(1);
+    let incidents = cityops::incidents::Incidents::new(store.clone(), live);
 
     let sensors: Vec<_> = city
         .sensors()
@@ -83,15 +84,17 @@ async fn the_demo_city_settles() {
                 .expect("open");
             assert!(created);
             opened += 1;
-            desk.auto_dispatch(&store, &incident, now)
+            desk.auto_dispatch(&incidents, &incident, now)
                 .await
                 .expect("auto dispatch");
         }
         if minute % 5 == 0 {
-            desk.escalate_overdue(&store, now).await.expect("escalate");
+            desk.escalate_overdue(&incidents, now)
+                .await
+                .expect("escalate");
         }
         for _ in 0..6 {
-            crew.round(&store, &live, clock.now()).await.expect("round");
+            crew.round(&incidents, clock.now()).await.expect("round");
             clock.advance_micros(10_000_000);
         }
         if minute % 60 == 59 {

@@ -126,7 +126,11 @@ fn storm_batch(n: usize, round: i64) -> RuleWrite {
         }
         state.push((key(i), Some(format!("{{\"round\":{round}}}"))));
     }
-    RuleWrite { changes, state }
+    RuleWrite {
+        changes,
+        state,
+        report: None,
+    }
 }
 
 async fn check(store: SharedStore, statements: &Statements, backend: &str) {
@@ -135,7 +139,7 @@ async fn check(store: SharedStore, statements: &Statements, backend: &str) {
             let out = store
                 .write_rules(&RuleWrite {
                     changes: (0..1000).map(open).collect(),
-                    state: Vec::new(),
+                    ..Default::default()
                 })
                 .await
                 .unwrap();

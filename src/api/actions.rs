@@ -14,9 +14,8 @@
 
 use super::{ApiError, AppState};
 use crate::auth::Authenticated;
-use crate::incidents::act::{ActError, act_on, visible};
+use crate::incidents::act::{ActError, visible};
 use crate::incidents::lifecycle::{self, Command, LifecycleError};
-use crate::live::LiveEvent;
 use crate::model::{Incident, IncidentId};
 use axum::Json;
 use axum::body::Bytes;
@@ -114,10 +113,12 @@ pub async fn post_action(
         _ => None,
     };
     let desk = s.desk.clone();
-    let result = act_on(&s.store, current, &actor, &command, expected, now, |i| {
-        desk.due(i, now, dispatched_at)
-    })
-    .await;
+    let result = s
+        .incidents
+        .act_on(current, &actor, &command, expected, now, |i| {
+            desk.due(i, now, dispatched_at)
+        })
+        .await;
     let incident = match result {
         Ok(i) => i,
         Err(ActError::Refused(e @ LifecycleError::NotNow { .. })) => {
@@ -130,20 +131,14 @@ pub async fn post_action(
         }
         Err(e) => return Err(refusal(e)),
     };
-    let _ = s
-        .events
-        .send(LiveEvent::Incidents(vec![incident.clone()]))
-        .await;
     // A return goes on to the next candidate department when routing has one.
     if let (Command::Return { .. }, Some(dept)) = (&command, actor.department.as_deref()) {
-        match s.desk.after_return(&s.store, &incident, dept, now).await {
-            Ok(Some(moved)) => {
-                let _ = s
-                    .events
-                    .send(LiveEvent::Incidents(vec![moved.clone()]))
-                    .await;
-                return Ok(Json(moved));
-            }
+        match s
+            .desk
+            .after_return(&s.incidents, &incident, dept, now)
+            .await
+        {
+            Ok(Some(moved)) => return Ok(Json(moved)),
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(error = %e, id = %incident.id, "automatic re-dispatch after a return failed")

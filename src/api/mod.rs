@@ -49,8 +49,8 @@ pub struct AppState {
     /// The dispatch desk: due times, re-dispatch after a return.
     pub desk: Arc<crate::incidents::desk::Desk>,
     pub clock: crate::clock::SharedClock,
-    /// Incident changes made through the API, for the live feed.
-    pub events: mpsc::Sender<crate::live::LiveEvent>,
+    /// The one way incident changes commit and are announced.
+    pub incidents: crate::incidents::Incidents,
     /// People's reports and photos: photo directory and limits, grid points, desk wake-up.
     pub reports: Arc<crate::incidents::reports::Reports>,
 }

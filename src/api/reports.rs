@@ -16,7 +16,6 @@ use crate::incidents::reports::photos::{PHOTO, PhotoError, Upload, may_attach};
 use crate::incidents::reports::{
     self, Channel, Place, Report, ReportError, is_report, is_reporter, may_see_contact,
 };
-use crate::live::LiveEvent;
 use crate::model::{Actor, Incident, IncidentId, Role, Severity};
 use crate::store::{AttachmentId, ReporterContact};
 use axum::body::{Body, Bytes};
@@ -147,22 +146,16 @@ pub async fn post_report(
         .into_response())
 }
 
-/// Opens the report's incident and announces it on the live feed.
+/// Opens the report's incident (announced on the live feed by the incidents handle).
 pub(super) async fn submit(
     s: &AppState,
     actor: &Actor,
     report: Report,
 ) -> Result<Incident, ReportError> {
     let now = s.clock.now();
-    let incident = s
-        .reports
-        .submit(&s.store, &s.city, &s.desk.catalog, actor, report, now)
-        .await?;
-    let _ = s
-        .events
-        .send(LiveEvent::Incidents(vec![incident.clone()]))
-        .await;
-    Ok(incident)
+    s.reports
+        .submit(&s.incidents, &s.city, &s.desk.catalog, actor, report, now)
+        .await
 }
 
 fn parse_uuid(id: &str, what: &str) -> Result<uuid::Uuid, ApiError> {

@@ -4,18 +4,17 @@
 //! now and then a department returns a case that is not its own, a grid worker sends one
 //! back for rework, or a department runs past its due time (and the desk escalates it).
 //!
-//! The crew gives the same commands a console gives, through [`act`] with the version it
-//! saw, as demo users (so the event log names them), then announces the result live like
-//! the API does. It reads the server's clock and draws every delay from one seeded
+//! The crew gives the same commands a console gives, through [`Incidents::act`] with the
+//! version it saw, as demo users (so the event log names them), announced like the API's. It reads the server's clock and draws every delay from one seeded
 //! generator, so on a driven clock a run is repeatable. Only `serve --demo` starts it.
 
 use crate::auth::users::{UserError, UserSpec};
 use crate::clock::{Clock, SharedClock};
 use crate::config::DemoConfig;
-use crate::incidents::act::{ActError, act};
+use crate::incidents::Incidents;
+use crate::incidents::act::ActError;
 use crate::incidents::desk::Desk;
 use crate::incidents::lifecycle::Command;
-use crate::live::LiveEvent;
 use crate::model::{Actor, Incident, IncidentId, IncidentStatus as S, Role, Timestamp};
 use crate::spatial::City;
 use crate::store::{IncidentFilter, SharedStore, StoreError};
@@ -24,7 +23,6 @@ use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const MINUTE: i64 = 60_000_000;
@@ -175,11 +173,11 @@ impl Crew {
     /// else moved the incident) are not errors: the incident is planned afresh next round.
     pub async fn round(
         &mut self,
-        store: &SharedStore,
-        live: &mpsc::Sender<LiveEvent>,
+        incidents: &Incidents,
         now: Timestamp,
     ) -> Result<Round, StoreError> {
-        let mut open = store
+        let mut open = incidents
+            .store()
             .incidents(&IncidentFilter {
                 open_only: true,
                 ..Default::default()
@@ -216,7 +214,7 @@ impl Crew {
                 continue;
             }
             self.plans.remove(&i.id);
-            if self.perform(store, live, i, plan.step, now).await? {
+            if self.perform(incidents, i, plan.step, now).await? {
                 round.moved += 1;
             }
         }
@@ -375,8 +373,7 @@ impl Crew {
     /// candidate like one from the API. Returns whether the incident moved.
     async fn perform(
         &mut self,
-        store: &SharedStore,
-        live: &mpsc::Sender<LiveEvent>,
+        incidents: &Incidents,
         i: &Incident,
         step: Step,
         now: Timestamp,
@@ -386,7 +383,8 @@ impl Crew {
         };
         // 处置 limits count from the dispatch (as `POST …/actions` works them out).
         let dispatched_at = match command {
-            Command::Acknowledge {} | Command::Start {} => store
+            Command::Acknowledge {} | Command::Start {} => incidents
+                .store()
                 .incident_events(i.id)
                 .await?
                 .iter()
@@ -396,10 +394,11 @@ impl Crew {
             _ => None,
         };
         let desk = self.desk.clone();
-        let result = act(store, i.id, &actor, &command, Some(i.version), now, |x| {
-            desk.due(x, now, dispatched_at)
-        })
-        .await;
+        let result = incidents
+            .act(i.id, &actor, &command, Some(i.version), now, |x| {
+                desk.due(x, now, dispatched_at)
+            })
+            .await;
         let moved = match result {
             Ok(moved) => moved,
             Err(ActError::Store(e)) => return Err(e),
@@ -408,14 +407,10 @@ impl Crew {
                 return Ok(false);
             }
         };
-        let _ = live.send(LiveEvent::Incidents(vec![moved.clone()])).await;
         if let (Command::Return { .. }, Some(dept)) = (&command, actor.department.as_deref()) {
             self.returned_by.insert(i.id, dept.to_string());
-            match self.desk.after_return(store, &moved, dept, now).await {
-                Ok(Some(next)) => {
-                    let _ = live.send(LiveEvent::Incidents(vec![next])).await;
-                }
-                Ok(None) => {}
+            match self.desk.after_return(incidents, &moved, dept, now).await {
+                Ok(_) => {}
                 Err(ActError::Store(e)) => return Err(e),
                 Err(e) => tracing::debug!(id = %i.id, error = %e, "demo crew: no re-dispatch"),
             }
@@ -472,16 +467,15 @@ pub fn spawn(
     demo: &DemoConfig,
     city: Arc<City>,
     desk: Arc<Desk>,
-    store: SharedStore,
+    incidents: Incidents,
     clock: SharedClock,
-    live: mpsc::Sender<LiveEvent>,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     let pace = Pace::from_config(demo);
     let seed = demo.seed;
     let every = Duration::from_secs(demo.crew_tick_secs.max(1));
     tokio::spawn(async move {
-        let load = Crew::load(&store, &city, desk, pace, seed, clock.as_ref());
+        let load = Crew::load(incidents.store(), &city, desk, pace, seed, clock.as_ref());
         let mut crew = tokio::select! {
             _ = stop.cancelled() => return,
             c = load => match c {
@@ -504,7 +498,7 @@ pub fn spawn(
                 _ = stop.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            match crew.round(&store, &live, clock.now()).await {
+            match crew.round(&incidents, clock.now()).await {
                 Ok(r) => tracing::debug!(open = r.open, moved = r.moved, "demo crew round"),
                 Err(e) => tracing::warn!(error = %e, "demo crew: store error; next round"),
             }

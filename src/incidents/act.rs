@@ -43,25 +43,12 @@ fn no_target(into: IncidentId) -> ActError {
     LifecycleError::Invalid(format!("no incident {into} to merge into")).into()
 }
 
-/// Carries out `command` by `actor` on incident `id` at `now`. `expected_version` is the
-/// version the caller saw (a console's view): if the incident has been edited since,
-/// the command is not applied and the current incident comes back as a conflict.
-/// `due` gives the due times of the next steps for this incident.
-pub async fn act(
-    store: &SharedStore,
-    id: IncidentId,
-    actor: &Actor,
-    command: &Command,
-    expected_version: Option<i64>,
-    now: Timestamp,
-    due: impl Fn(&Incident) -> DueTimes,
-) -> Result<Incident, ActError> {
-    let current = visible(store, id, actor).await?;
-    act_on(store, current, actor, command, expected_version, now, due).await
-}
-
-/// [`act`] on an incident the caller has already read with [`visible`].
-pub async fn act_on(
+/// Carries out `command` by `actor` on `current` (read with [`visible`]) at `now`.
+/// `expected_version` is the version the caller saw (a console's view): if the incident
+/// has been edited since, the command is not applied and the current incident comes back
+/// as a conflict. `due` gives the due times of the next steps for this incident. Only
+/// [`super::Incidents`] calls it: it announces what this commits.
+pub(super) async fn act_on(
     store: &SharedStore,
     current: Incident,
     actor: &Actor,

@@ -106,5 +106,6 @@ pub fn rule_write(actions: &[Action], state: &[(String, Option<String>)]) -> Rul
     RuleWrite {
         changes,
         state: state.to_vec(),
+        report: None,
     }
 }

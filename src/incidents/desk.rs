@@ -11,23 +11,23 @@
 //!   again every `reminder` while nobody moves it — first to its street's center, then
 //!   its district's, then the city's.
 //!
-//! Every move goes through [`act`] as the system actor, so it is checked and logged like
-//! a person's.
+//! Every move goes through [`Incidents::act`] as the system actor, so it is checked, logged
+//! and announced like a person's.
 
-use super::act::{ActError, act};
+use super::Incidents;
+use super::act::ActError;
 use super::calendar::Calendar;
 use super::catalog::Catalog;
 use super::lifecycle::{Command, DueTimes};
 use super::routing::Routing;
 use crate::clock::SharedClock;
-use crate::live::LiveEvent;
 use crate::model::{Actor, Incident, IncidentStatus, Timestamp};
 use crate::spatial::City;
-use crate::store::{IncidentFilter, SharedStore, StoreError};
+use crate::store::{IncidentFilter, StoreError};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Why the desk could not be set up.
@@ -112,7 +112,7 @@ impl Desk {
     /// call for it. Returns the incident as it ends up, if it moved.
     pub async fn auto_dispatch(
         &self,
-        store: &SharedStore,
+        incidents: &Incidents,
         incident: &Incident,
         now: Timestamp,
     ) -> Result<Option<Incident>, ActError> {
@@ -128,18 +128,18 @@ impl Desk {
         }
         let system = Actor::system();
         let due = |i: &Incident| self.due(i, now, None);
-        let filed = act(
-            store,
-            incident.id,
-            &system,
-            &Command::File {
-                note: Some("automatic".into()),
-            },
-            None,
-            now,
-            due,
-        )
-        .await?;
+        let filed = incidents
+            .act(
+                incident.id,
+                &system,
+                &Command::File {
+                    note: Some("automatic".into()),
+                },
+                None,
+                now,
+                due,
+            )
+            .await?;
         let Some(department) = self
             .routing
             .candidates(&filed.category, &filed.location)
@@ -151,7 +151,8 @@ impl Desk {
         let command = Command::Dispatch {
             department: department.as_str().to_string(),
         };
-        act(store, filed.id, &system, &command, None, now, due)
+        incidents
+            .act(filed.id, &system, &command, None, now, due)
             .await
             .map(Some)
     }
@@ -161,7 +162,7 @@ impl Desk {
     /// a dispatcher.
     pub async fn after_return(
         &self,
-        store: &SharedStore,
+        incidents: &Incidents,
         incident: &Incident,
         returned_by: &str,
         now: Timestamp,
@@ -180,17 +181,10 @@ impl Desk {
             department: next.to_string(),
         };
         let due = |i: &Incident| self.due(i, now, None);
-        act(
-            store,
-            incident.id,
-            &Actor::system(),
-            &command,
-            None,
-            now,
-            due,
-        )
-        .await
-        .map(Some)
+        incidents
+            .act(incident.id, &Actor::system(), &command, None, now, due)
+            .await
+            .map(Some)
     }
 
     /// Supervises (督办) every incident past its due time while its department owes a step
@@ -199,10 +193,11 @@ impl Desk {
     /// escalation while nobody moves it. Returns the incidents it escalated.
     pub async fn escalate_overdue(
         &self,
-        store: &SharedStore,
+        incidents: &Incidents,
         now: Timestamp,
     ) -> Result<Vec<Incident>, StoreError> {
         use IncidentStatus as S;
+        let store = incidents.store();
         let open = store
             .incidents(&IncidentFilter {
                 open_only: true,
@@ -246,16 +241,16 @@ impl Desk {
             let late_min = (now.micros() - due.micros()) / 60_000_000;
             let note = format!("overdue by {late_min} min (due {due}): supervised by the {level}");
             let command = Command::Supervise { note };
-            match act(
-                store,
-                i.id,
-                &Actor::system(),
-                &command,
-                Some(i.version),
-                now,
-                |_| DueTimes::default(),
-            )
-            .await
+            match incidents
+                .act(
+                    i.id,
+                    &Actor::system(),
+                    &command,
+                    Some(i.version),
+                    now,
+                    |_| DueTimes::default(),
+                )
+                .await
             {
                 Ok(moved) => {
                     metrics::counter!("cityops_incidents_escalated_total").increment(1);
@@ -276,10 +271,11 @@ impl Desk {
     /// Returns what moved.
     pub async fn scan(
         &self,
-        store: &SharedStore,
+        incidents: &Incidents,
         now: Timestamp,
     ) -> Result<Vec<Incident>, StoreError> {
-        let waiting = store
+        let waiting = incidents
+            .store()
             .incidents(&IncidentFilter {
                 status: Some(IncidentStatus::Discovered),
                 ..Default::default()
@@ -287,25 +283,25 @@ impl Desk {
             .await?;
         let mut moved = Vec::new();
         for i in waiting {
-            match self.auto_dispatch(store, &i, now).await {
+            match self.auto_dispatch(incidents, &i, now).await {
                 Ok(Some(m)) => moved.push(m),
                 Ok(None)
                 | Err(ActError::Conflict(_) | ActError::Refused(_) | ActError::NotFound(_)) => {}
                 Err(ActError::Store(e)) => return Err(e),
             }
         }
-        moved.extend(self.escalate_overdue(store, now).await?);
+        moved.extend(self.escalate_overdue(incidents, now).await?);
         Ok(moved)
     }
 
     /// Runs until `stop`: a round on every `wake` (the writer opened incidents) and every
-    /// `every`; what moved is announced on the live feed. A store error is logged and
-    /// the next round tries again.
+    /// `every`. Each move is announced as it commits (through [`Incidents`]), so a store
+    /// error later in a round loses no announcement; it is logged and the next round
+    /// tries again.
     pub async fn run(
         self: Arc<Self>,
-        store: SharedStore,
+        incidents: Incidents,
         clock: SharedClock,
-        live: mpsc::Sender<LiveEvent>,
         wake: Arc<Notify>,
         every: Duration,
         stop: CancellationToken,
@@ -318,15 +314,8 @@ impl Desk {
                 _ = ticks.tick() => {}
                 _ = wake.notified() => {}
             }
-            match self.scan(&store, clock.now()).await {
-                Ok(moved) => {
-                    for i in moved {
-                        let _ = live.send(LiveEvent::Incidents(vec![i])).await;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "dispatch desk: store error; trying again next round")
-                }
+            if let Err(e) = self.scan(&incidents, clock.now()).await {
+                tracing::warn!(error = %e, "dispatch desk: store error; trying again next round")
             }
         }
     }

@@ -19,7 +19,7 @@ use super::catalog::{Catalog, Category};
 use crate::config::ReportsConfig;
 use crate::model::{Actor, Incident, Location, Role, Severity, Timestamp};
 use crate::spatial::{City, valid_lon_lat};
-use crate::store::{NewIncident, ReportRecord, ReporterContact, SharedStore, StoreError};
+use crate::store::{NewIncident, ReportRecord, ReporterContact, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -244,10 +244,10 @@ impl Reports {
 
     /// Checks `report` by `actor` and opens its discovered incident at `now`: source
     /// `report:<user>`, a unique dedup key `report:<uuid>`, title from the category's name
-    /// and the place's. The report's record is written first.
+    /// and the place's. The report's record and its incident commit together.
     pub async fn submit(
         &self,
-        store: &SharedStore,
+        incidents: &super::Incidents,
         city: &City,
         catalog: &Catalog,
         actor: &Actor,
@@ -297,8 +297,7 @@ impl Reports {
             rule: None,
             description: Some(description),
         };
-        store.record_report(&record).await?;
-        let (incident, _) = store.open_incident(&new).await?;
+        let incident = incidents.open_report(&record, &new).await?;
         tracing::info!(
             id = %incident.id,
             category = incident.category,

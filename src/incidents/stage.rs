@@ -1,6 +1,7 @@
 //! The rules stage: the engine, its rule directory and the applier, driven by the
 //! ingest writer (batches, ticks, reloads).
 
+use super::Incidents;
 use super::apply::rule_write;
 use crate::config::RulesConfig;
 use crate::model::{Incident, Reading, Timestamp, VideoAlert};
@@ -107,11 +108,11 @@ impl RulesStage {
         !self.actions.is_empty() || !self.state.is_empty() || self.engine.has_state_changes()
     }
 
-    /// Writes what evaluation decided. On a store error nothing is lost: the same
+    /// Writes what evaluation decided, and announces it. On a store error nothing is lost: the same
     /// actions are written by the next call.
-    pub async fn commit(&mut self, store: &SharedStore) -> Result<Vec<Incident>, StoreError> {
+    pub async fn commit(&mut self, incidents: &Incidents) -> Result<Vec<Incident>, StoreError> {
         self.state.extend(self.engine.take_state_changes());
-        let outcome = store
+        let outcome = incidents
             .write_rules(&rule_write(&self.actions, &self.state))
             .await?;
         self.actions.clear();

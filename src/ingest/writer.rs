@@ -141,7 +141,10 @@ pub struct Writer {
     /// Set when ingest reads from MQTT: acks go through it.
     /// The intake sessions, indexed by [`Ack::Mqtt`]'s `session`.
     pub mqtt: Vec<IntakeSession>,
+    /// Readings and alerts go to the live hub from here; incident changes through
+    /// `incidents`, which commits and announces them.
     pub live: mpsc::Sender<LiveEvent>,
+    pub incidents: crate::incidents::Incidents,
 }
 
 impl Writer {
@@ -299,9 +302,6 @@ impl Writer {
                 let _ = self.live.send(LiveEvent::Alert(alert.clone())).await;
             }
         }
-        if !changed.is_empty() {
-            let _ = self.live.send(LiveEvent::Incidents(changed)).await;
-        }
         pending.clear();
         true
     }
@@ -310,7 +310,7 @@ impl Writer {
     /// `abort` fired meanwhile.
     async fn commit(&mut self, abort: &CancellationToken) -> Option<Vec<crate::model::Incident>> {
         loop {
-            match self.rules.commit(&self.store).await {
+            match self.rules.commit(&self.incidents).await {
                 Ok(changed) => return Some(changed),
                 Err(e) => {
                     if !self.wait_for_store(&e, abort).await {
@@ -339,9 +339,6 @@ impl Writer {
             return false;
         };
         self.wake_desk(&changed);
-        if !changed.is_empty() {
-            let _ = self.live.send(LiveEvent::Incidents(changed)).await;
-        }
         true
     }
 

@@ -336,7 +336,7 @@ pub trait Store: Send + Sync + 'static {
         let changed = self
             .write_rules(&RuleWrite {
                 changes: vec![change],
-                state: Vec::new(),
+                ..Default::default()
             })
             .await?
             .changed;
@@ -396,8 +396,8 @@ pub trait Store: Send + Sync + 'static {
     /// order (a key given twice ends as its last change), in one transaction.
     async fn save_rule_state(&self, changes: &[(String, Option<String>)]) -> StoreResult<()> {
         self.write_rules(&RuleWrite {
-            changes: Vec::new(),
             state: changes.to_vec(),
+            ..Default::default()
         })
         .await
         .map(|_| ())
@@ -471,9 +471,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<EvaluationRow>>;
 
     // ---- People's reports and attachments (`incidents::reports`) ----
-
-    /// Records a report's details. `Conflict` if its dedup key is already recorded.
-    async fn record_report(&self, report: &ReportRecord) -> StoreResult<()>;
 
     /// The report recorded under an incident's dedup key, if any.
     async fn report(&self, dedup_key: &str) -> StoreResult<Option<ReportRecord>>;

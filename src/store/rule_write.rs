@@ -7,7 +7,7 @@
 //! costs the same statements as one with evidence for one.
 
 use super::transitions;
-use super::{NewIncident, StoreResult};
+use super::{NewIncident, ReportRecord, StoreResult};
 use crate::incidents::lifecycle::{Command, DueTimes, decide};
 use crate::model::{
     Actor, Handling, Incident, IncidentEvent, IncidentId, IncidentStatus, Severity, Timestamp,
@@ -57,16 +57,20 @@ impl RuleChange {
 }
 
 /// One step of the rules: its changes in order, and the engine's state changes
-/// (`Some` upserts, `None` deletes; the last change of a key wins).
+/// (`Some` upserts, `None` deletes; the last change of a key wins). A person's report
+/// is a step too: its record and the `Open` of its incident, committed together.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RuleWrite {
     pub changes: Vec<RuleChange>,
     pub state: Vec<(String, Option<String>)>,
+    /// The report the step's incident comes from; `Conflict` (nothing written) if a
+    /// report with its key is already recorded.
+    pub report: Option<ReportRecord>,
 }
 
 impl RuleWrite {
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.state.is_empty()
+        self.changes.is_empty() && self.state.is_empty() && self.report.is_none()
     }
 
     /// Every key the changes name, once each.

@@ -523,8 +523,23 @@ impl Live {
         http: SocketAddr,
         token: &str,
     ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        Self::connect_query(http, token, "").await
+    }
+
+    /// Resumes on `/ws` after the message `(epoch, seq)`, as the harness's user.
+    pub async fn resume(c: &Cityops, epoch: &str, seq: u64) -> Self {
+        Self::connect_query(c.http, &c.token, &format!("?epoch={epoch}&since={seq}"))
+            .await
+            .expect("resume /ws")
+    }
+
+    async fn connect_query(
+        http: SocketAddr,
+        token: &str,
+        query: &str,
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut req = format!("ws://{http}/ws").into_client_request()?;
+        let mut req = format!("ws://{http}/ws{query}").into_client_request()?;
         req.headers_mut().insert(
             "authorization",
             format!("Bearer {token}").parse().expect("header"),

@@ -34,7 +34,10 @@ pub async fn reports_are_recorded_once_with_their_contact(store: SharedStore) {
         media_url: Some("https://app.example/p/1.jpg".into()),
         created_at: Timestamp(T0),
     };
-    store.record_report(&record).await.expect("record");
+    let first = record_report(&store, &record, "report:0001")
+        .await
+        .expect("record");
+    assert_eq!(first.opened.len(), 1, "the report opened its incident");
     assert_eq!(
         store.report("report:0001").await.unwrap(),
         Some(record.clone())
@@ -44,13 +47,21 @@ pub async fn reports_are_recorded_once_with_their_contact(store: SharedStore) {
         ..record.clone()
     };
     assert!(matches!(
-        store.record_report(&again).await,
+        record_report(&store, &again, "report:0001-again").await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(
         store.report("report:0001").await.unwrap(),
         Some(record),
         "the first record stays"
+    );
+    assert_eq!(
+        store
+            .open_incident_by_key("report:0001-again")
+            .await
+            .unwrap(),
+        None,
+        "a report that is refused opens no incident: the two commit or fail together"
     );
     let bare = ReportRecord {
         dedup_key: "report:0002".into(),
@@ -59,8 +70,7 @@ pub async fn reports_are_recorded_once_with_their_contact(store: SharedStore) {
         created_at: Timestamp(T0),
         ..Default::default()
     };
-    store
-        .record_report(&bare)
+    record_report(&store, &bare, "report:0002")
         .await
         .expect("record without contact");
     assert_eq!(store.report("report:0002").await.unwrap(), Some(bare));

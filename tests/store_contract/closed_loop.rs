@@ -3,7 +3,7 @@
 
 use super::incidents::actions;
 use super::*;
-use cityops::incidents::act::{ActError, act};
+use cityops::incidents::act::ActError;
 use cityops::incidents::lifecycle::{Command, DueTimes};
 use cityops::model::{Actor, Role};
 
@@ -262,7 +262,7 @@ pub async fn desk_dispatches_red_and_orange_at_once(store: SharedStore) {
     let (inc, _) = store.open_incident(&n).await.unwrap();
     let now = local("2026-11-28T03:00:00"); // a Saturday night: urgent limits run anyway
     let moved = desk
-        .auto_dispatch(&store, &inc, now)
+        .auto_dispatch(&incidents(&store), &inc, now)
         .await
         .unwrap()
         .expect("dispatched");
@@ -286,7 +286,12 @@ pub async fn desk_dispatches_red_and_orange_at_once(store: SharedStore) {
     b.category = "0406".into();
     b.severity = Severity::Blue;
     let (blue, _) = store.open_incident(&b).await.unwrap();
-    assert_eq!(desk.auto_dispatch(&store, &blue, now).await.unwrap(), None);
+    assert_eq!(
+        desk.auto_dispatch(&incidents(&store), &blue, now)
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 pub async fn overdue_incidents_are_escalated_across_a_weekend(store: SharedStore) {
@@ -327,7 +332,7 @@ pub async fn overdue_incidents_are_escalated_across_a_weekend(store: SharedStore
 
     for quiet in ["2026-11-28T12:00:00", "2026-11-30T09:14:00"] {
         assert!(
-            desk.escalate_overdue(&store, local(quiet))
+            desk.escalate_overdue(&incidents(&store), local(quiet))
                 .await
                 .unwrap()
                 .is_empty(),
@@ -335,20 +340,20 @@ pub async fn overdue_incidents_are_escalated_across_a_weekend(store: SharedStore
         );
     }
     let first = desk
-        .escalate_overdue(&store, local("2026-11-30T09:16:00"))
+        .escalate_overdue(&incidents(&store), local("2026-11-30T09:16:00"))
         .await
         .unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].handling.supervision, 1);
     assert!(
-        desk.escalate_overdue(&store, local("2026-11-30T09:45:00"))
+        desk.escalate_overdue(&incidents(&store), local("2026-11-30T09:45:00"))
             .await
             .unwrap()
             .is_empty(),
         "a reminder an hour later, not sooner"
     );
     let second = desk
-        .escalate_overdue(&store, local("2026-11-30T10:16:00"))
+        .escalate_overdue(&incidents(&store), local("2026-11-30T10:16:00"))
         .await
         .unwrap();
     assert_eq!(second[0].handling.supervision, 2);

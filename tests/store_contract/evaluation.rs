@@ -21,7 +21,6 @@
 //! | J | d2 roads | 7h qian | 7h10m, never acknowledged | 8h | rule:flood auto-closes at 9h | 9h, late (its due, 8h, still in force) |
 
 use super::*;
-use cityops::incidents::act::act;
 use cityops::incidents::lifecycle::{Command, DueTimes};
 use cityops::model::{Actor, Role};
 use cityops::store::{EvaluationGroup, EvaluationRow, EvaluationScope};

@@ -327,3 +327,40 @@ pub async fn refire(
     })
     .await
 }
+
+/// Records `record` and opens the incident `key` with it, in one step: the report is
+/// committed with its incident or not at all.
+pub async fn record_report(
+    store: &SharedStore,
+    record: &cityops::store::ReportRecord,
+    key: &str,
+) -> StoreResult<cityops::store::RuleOutcome> {
+    store
+        .write_rules(&cityops::store::RuleWrite {
+            changes: vec![RuleChange::Open(new_incident(key, "d1", T0))],
+            report: Some(record.clone()),
+            ..Default::default()
+        })
+        .await
+}
+
+/// A closed-loop command through the incidents handle, with nobody listening live.
+pub async fn act(
+    store: &SharedStore,
+    id: IncidentId,
+    actor: &Actor,
+    command: &cityops::incidents::lifecycle::Command,
+    expected_version: Option<i64>,
+    now: Timestamp,
+    due: impl Fn(&Incident) -> cityops::incidents::lifecycle::DueTimes,
+) -> Result<Incident, cityops::incidents::act::ActError> {
+    incidents(store)
+        .act(id, actor, command, expected_version, now, due)
+        .await
+}
+
+/// The incidents handle over `store`, with nobody listening live.
+pub fn incidents(store: &SharedStore) -> cityops::incidents::Incidents {
+    let (live, _) = tokio::sync::mpsc::channel(1);
+    cityops::incidents::Incidents::new(store.clone(), live)
+}

@@ -9,7 +9,7 @@ use crate::store::{
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 
 macro_rules! attachment_columns {
     () => {
@@ -31,7 +31,12 @@ fn attachment(row: &PgRow) -> StoreResult<Attachment> {
     })
 }
 
-pub(super) async fn record_report(pool: &PgPool, r: &ReportRecord) -> StoreResult<()> {
+/// Records a report inside the caller's transaction (the rules step that opens its
+/// incident).
+pub(in crate::store::postgres) async fn record_report(
+    conn: &mut PgConnection,
+    r: &ReportRecord,
+) -> StoreResult<()> {
     let done = sqlx::query(
         "INSERT INTO reports (dedup_key, channel, reporter, contact_name, contact_phone, \
          contact_email, address, media_url, created_at) \
@@ -46,7 +51,7 @@ pub(super) async fn record_report(pool: &PgPool, r: &ReportRecord) -> StoreResul
     .bind(&r.address)
     .bind(&r.media_url)
     .bind(to_pg(r.created_at)?)
-    .execute(pool)
+    .execute(conn)
     .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::Conflict(format!(

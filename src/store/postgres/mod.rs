@@ -243,10 +243,6 @@ impl Store for PgStore {
         evaluation::evaluation(&self.pool, from, to, by, scope).await
     }
 
-    async fn record_report(&self, report: &ReportRecord) -> StoreResult<()> {
-        attachments::record_report(&self.pool, report).await
-    }
-
     async fn report(&self, dedup_key: &str) -> StoreResult<Option<ReportRecord>> {
         attachments::report(&self.pool, dedup_key).await
     }

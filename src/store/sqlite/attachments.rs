@@ -8,7 +8,7 @@ use crate::store::{
     Attachment, AttachmentId, ReportRecord, ReporterContact, StoreError, StoreResult,
 };
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
 macro_rules! attachment_columns {
     () => {
@@ -34,7 +34,12 @@ fn attachment(row: &SqliteRow) -> StoreResult<Attachment> {
     })
 }
 
-pub(super) async fn record_report(pool: &SqlitePool, r: &ReportRecord) -> StoreResult<()> {
+/// Records a report inside the caller's transaction (the rules step that opens its
+/// incident).
+pub(in crate::store::sqlite) async fn record_report(
+    conn: &mut SqliteConnection,
+    r: &ReportRecord,
+) -> StoreResult<()> {
     let done = sqlx::query(
         "INSERT INTO reports (dedup_key, channel, reporter, contact_name, contact_phone, \
          contact_email, address, media_url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
@@ -49,7 +54,7 @@ pub(super) async fn record_report(pool: &SqlitePool, r: &ReportRecord) -> StoreR
     .bind(&r.address)
     .bind(&r.media_url)
     .bind(r.created_at.micros())
-    .execute(pool)
+    .execute(conn)
     .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::Conflict(format!(

@@ -323,10 +323,6 @@ impl Store for SqliteStore {
         evaluation::evaluation(&self.reader, from, to, by, scope).await
     }
 
-    async fn record_report(&self, report: &ReportRecord) -> StoreResult<()> {
-        attachments::record_report(&self.writer, report).await
-    }
-
     async fn report(&self, dedup_key: &str) -> StoreResult<Option<ReportRecord>> {
         attachments::report(&self.reader, dedup_key).await
     }

@@ -38,6 +38,9 @@ pub(in crate::store::postgres) async fn write(
         .map(incident)
         .collect::<StoreResult<Vec<_>>>()?
     };
+    if let Some(report) = &step.report {
+        super::super::attachments::record_report(&mut tx, report).await?;
+    }
     let plan = rule_write::plan(current, &step.changes)?;
     // Updates first: a key closed and opened again in one step frees its key before the
     // new incident takes it.
