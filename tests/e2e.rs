@@ -221,3 +221,59 @@ async fn demo_mode_feeds_the_city_and_raises_incidents() {
         "the simulator sent something cityops rejected"
     );
 }
+
+/// A city's sensor list comes in pages: `limit` (at most 10 000) and a cursor `after`, the
+/// next page named in a `Link: <…>; rel="next"` header. Following the links gives every
+/// sensor once, in id order, the same list as one big page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sensor_list_pages_with_a_cursor() {
+    let c = Cityops::start(&ServeSpec::default());
+    c.wait_ready().await;
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .expect("a list")
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, whole) = c.get_json("/api/v1/sensors").await;
+    assert_eq!(status, 200);
+    let whole = ids(&whole);
+    assert_eq!(whole.len(), 3000, "the demo city fits one default page");
+
+    let mut paged = Vec::new();
+    let mut next = Some("/api/v1/sensors?limit=700".to_owned());
+    let mut pages = 0;
+    while let Some(path) = next.take() {
+        let r = c.http_client.get(c.url(&path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        next = r.headers().get("link").map(|l| {
+            let l = l.to_str().unwrap();
+            assert!(l.ends_with("; rel=\"next\""), "{l}");
+            l.trim_start_matches('<')
+                .split_once('>')
+                .expect("<url>")
+                .0
+                .to_owned()
+        });
+        let page = ids(&r.json().await.unwrap());
+        assert!(page.len() <= 700);
+        paged.extend(page);
+        pages += 1;
+    }
+    assert_eq!(pages, 5, "3000 sensors in pages of 700");
+    assert_eq!(paged, whole, "every sensor once, in order");
+    let mut sorted = whole.clone();
+    sorted.sort();
+    assert_eq!(whole, sorted, "by id");
+
+    for bad in ["limit=0", "limit=10001", "limit=many"] {
+        let (status, _) = c.get_json(&format!("/api/v1/sensors?{bad}")).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    let (status, gas) = c
+        .get_json("/api/v1/sensors?kind=gas&limit=5&after=GS")
+        .await;
+    assert_eq!(status, 200);
+    assert!(ids(&gas).iter().all(|id| id.as_str() > "GS"), "{gas}");
+}

@@ -97,8 +97,10 @@ fn logout() {}
 fn me() {}
 
 #[utoipa::path(get, path = "/api/v1/sensors", tag = "sensors", security(("bearer" = []), ("cookie" = [])),
-    params(("kind" = Option<String>, Query), ("district" = Option<String>, Query)),
-    responses((status = 200, body = Vec<SensorState>, description = "the sensors in the user's jurisdiction"), (status = 401, body = ErrorBody, description = "not signed in"),
+    params(("kind" = Option<String>, Query), ("district" = Option<String>, Query),
+           ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "page size, default 10000"),
+           ("after" = Option<String>, Query, description = "cursor: the page starts after this sensor id")),
+    responses((status = 200, body = Vec<SensorState>, description = "the sensors in the user's jurisdiction, by id; a Link header with rel=next names the next page"), (status = 400, body = ErrorBody, description = "bad request"), (status = 401, body = ErrorBody, description = "not signed in"),
               (status = 403, body = ErrorBody, description = "forbidden for this role (docs/access.md)")))]
 fn sensors() {}
 

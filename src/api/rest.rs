@@ -29,6 +29,10 @@ const MAX_LIMIT: u32 = 10_000;
 pub struct SensorQuery {
     kind: Option<String>,
     district: Option<String>,
+    /// Page size (at most [`MAX_LIMIT`], the default).
+    limit: Option<u32>,
+    /// The cursor: the page starts after this sensor id (ids in byte order).
+    after: Option<String>,
 }
 
 /// 403 for a role that reads no live data (sensors, readings, video alerts).
@@ -42,19 +46,46 @@ fn live_reader(actor: &crate::model::Actor) -> Result<(), ApiError> {
     )))
 }
 
-/// `GET /api/v1/sensors?kind=&district=`: the sensors in the user's jurisdiction.
+/// `GET /api/v1/sensors?kind=&district=&limit=&after=`: the sensors in the user's
+/// jurisdiction, by id, a page of at most `limit` (default and maximum [`MAX_LIMIT`]);
+/// when there are more, a `Link: <…>; rel="next"` header names the next page.
 pub async fn sensors(
     State(s): State<AppState>,
     Authenticated(actor): Authenticated,
     Query(q): Query<SensorQuery>,
 ) -> Result<Response, ApiError> {
     live_reader(&actor)?;
+    let limit = limit(q.limit, MAX_LIMIT)? as usize;
     let mut list = s
         .store
         .sensors(q.kind.as_deref(), q.district.as_deref())
         .await?;
-    list.retain(|sensor| access::may_see_place(&actor, &sensor.info.location));
-    Ok(Json(list).into_response())
+    list.retain(|sensor| {
+        access::may_see_place(&actor, &sensor.info.location)
+            && q.after
+                .as_deref()
+                .is_none_or(|a| sensor.info.id.as_str() > a)
+    });
+    // The store lists by id, so a page is a slice and the next one starts after its last.
+    let more = list.len() > limit;
+    list.truncate(limit);
+    let mut response = Json(&list).into_response();
+    if let (true, Some(last)) = (more, list.last()) {
+        let mut next = form_urlencoded::Serializer::new(String::new());
+        if let Some(k) = &q.kind {
+            next.append_pair("kind", k);
+        }
+        if let Some(d) = &q.district {
+            next.append_pair("district", d);
+        }
+        next.append_pair("limit", &limit.to_string())
+            .append_pair("after", last.info.id.as_str());
+        let link = format!("</api/v1/sensors?{}>; rel=\"next\"", next.finish());
+        if let Ok(v) = axum::http::HeaderValue::from_str(&link) {
+            response.headers_mut().insert(axum::http::header::LINK, v);
+        }
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]
