@@ -43,9 +43,15 @@ password="$(head -c 24 /dev/urandom | base64)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 env_extra=()
-if [ "$mode" != embedded ]; then
-    bash scripts/test-deps.sh >/dev/null
+[ "$mode" != embedded ] && bash scripts/test-deps.sh >/dev/null
+# Each run gets a broker of its own: the persistent sessions an earlier run's cityops left
+# behind would otherwise keep a copy of every later message queued (and saved each second),
+# which slowed every run after the first.
+mosq_pid=""
+start_mosquitto() {
+    [ -n "$mosq_pid" ] && { kill "$mosq_pid" 2>/dev/null || true; wait "$mosq_pid" 2>/dev/null || true; }
     port="$(free_port)"
+    rm -rf "$work/mosq"
     mkdir -p "$work/mosq"
     # Started as root, Mosquitto drops to the user `mosquitto` before it writes anything:
     # give that user the persistence directory (and a way into it), or it silently keeps
@@ -68,10 +74,16 @@ log_type error
 log_type warning
 EOF
     /usr/sbin/mosquitto -c "$work/mosq/mosquitto.conf" 2>"$work/mosq/log" &
-    pids+=($!)
-fi
+    mosq_pid=$!
+    pids+=("$mosq_pid")
+    for _ in $(seq 1 50); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.1
+    done
+}
 
 for run in $(seq 1 "$runs"); do
+    [ "$mode" != embedded ] && start_mosquitto
     if [ "$mode" = relay ]; then
         echo "== run $run: relay only, offered $rate/s for ${secs}s (mosquitto 127.0.0.1:$port)"
         "$bin/sensors-sim" load --relay-only --storm "${LOAD_STORM:-0}" --mqtt "127.0.0.1:$port" \
@@ -105,7 +117,13 @@ for run in $(seq 1 "$runs"); do
     mqtt="$(sed -E 's/.*mqtt=([^ ]+).*/\1/' <<<"$line")"
     [ "$mqtt" = external ] && mqtt="127.0.0.1:$port"
     echo "== run $run: $mode, offered $rate/s for ${secs}s (cityops http=$http mqtt=$mqtt)"
-    SENSORS_SIM_PASSWORD="$password" "$bin/sensors-sim" load --user load --storm "${LOAD_STORM:-0}" --mqtt "$mqtt" --http "http://$http" --rate "$rate" --duration "$secs"
+    if ! SENSORS_SIM_PASSWORD="$password" "$bin/sensors-sim" load --user load --storm "${LOAD_STORM:-0}" --mqtt "$mqtt" --http "http://$http" --rate "$rate" --duration "$secs"; then
+        echo "-- cityops warnings and errors:" >&2
+        grep -E 'WARN|ERROR' "$work/err" | tail -20 >&2 || true
+        [ "$mode" = mosquitto ] && { echo "-- mosquitto log:" >&2; tail -20 "$work/mosq/log" >&2; }
+        curl -s "http://$http/metrics" | grep -E '^cityops_(mqtt_connects_total|store_errors_total|ingest_queue)' >&2 || true
+        exit 1
+    fi
     # Reconnects and store errors during the run explain most surprises.
     curl -s "http://$http/metrics" | grep -E '^cityops_(mqtt_connects_total|store_errors_total) ' || true
     kill -INT "$cpid"
