@@ -102,6 +102,45 @@ impl RuleWrite {
     }
 }
 
+/// What a backend does for a step, inside one transaction of its own: each call one
+/// statement (none for an empty set).
+#[async_trait::async_trait]
+pub(crate) trait StepTx: Send + Sized {
+    /// The open incidents with these keys, locked until the transaction ends.
+    async fn lock_open(&mut self, keys: &[&str]) -> StoreResult<Vec<Incident>>;
+    /// Records a report; `Conflict` if its key is already recorded.
+    async fn record_report(&mut self, report: &ReportRecord) -> StoreResult<()>;
+    /// Writes the rule fields of incidents that exist.
+    async fn update(&mut self, rows: &[Incident]) -> StoreResult<()>;
+    async fn insert(&mut self, rows: &[Incident]) -> StoreResult<()>;
+    /// Appends events in their order.
+    async fn append_events(&mut self, events: &[IncidentEvent]) -> StoreResult<()>;
+    async fn save_state(&mut self, step: &RuleWrite) -> StoreResult<()>;
+    async fn commit(self) -> StoreResult<()>;
+}
+
+/// Writes `step` through `tx`, the one order every backend follows.
+pub(crate) async fn write<T: StepTx>(mut tx: T, step: &RuleWrite) -> StoreResult<RuleOutcome> {
+    let keys = step.keys();
+    let current = if keys.is_empty() {
+        Vec::new()
+    } else {
+        tx.lock_open(&keys).await?
+    };
+    if let Some(report) = &step.report {
+        tx.record_report(report).await?;
+    }
+    let plan = plan(current, &step.changes)?;
+    // Updates first: a key closed and opened again in one step frees its key before the
+    // new incident takes it.
+    tx.update(&plan.updates).await?;
+    tx.insert(&plan.inserts).await?;
+    tx.append_events(&plan.events).await?;
+    tx.save_state(step).await?;
+    tx.commit().await?;
+    Ok(plan.outcome())
+}
+
 /// What a step writes.
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
@@ -179,15 +218,7 @@ pub(crate) fn plan(current: Vec<Incident>, changes: &[RuleChange]) -> StoreResul
             }
             (RuleChange::Open(new), None) => {
                 let incident = opened(new);
-                events.push(IncidentEvent {
-                    incident: incident.id,
-                    at: new.opened_at,
-                    actor: IncidentEvent::rule_actor(new.rule.as_deref()),
-                    action: IncidentEvent::OPENED.to_owned(),
-                    from: None,
-                    to: Some(new.severity.as_str().to_owned()),
-                    note: None,
-                });
+                events.push(transitions::opened(incident.id, new));
                 open.insert(new.dedup_key.clone(), rows.len());
                 rows.push(Row {
                     incident,

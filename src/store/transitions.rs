@@ -73,6 +73,20 @@ pub(crate) fn transition(
     Ok(events)
 }
 
+/// The `opened` event of the incident `id` that `new` describes: to its severity, by its
+/// rule (`rule:<name>`), or by `system` without one.
+pub(crate) fn opened(id: crate::model::IncidentId, new: &super::NewIncident) -> IncidentEvent {
+    IncidentEvent {
+        incident: id,
+        at: new.opened_at,
+        actor: IncidentEvent::rule_actor(new.rule.as_deref()),
+        action: IncidentEvent::OPENED.to_owned(),
+        from: None,
+        to: Some(new.severity.as_str().to_owned()),
+        note: None,
+    }
+}
+
 /// The `cleared` event of the open incident `current`, whose condition cleared at `at`.
 /// The system records it: the condition is a fact about the city, not anyone's decision.
 pub(crate) fn cleared(current: &Incident, at: Timestamp) -> IncidentEvent {

@@ -122,15 +122,7 @@ pub(super) async fn open(pool: &SqlitePool, new: &NewIncident) -> StoreResult<(I
         .await?;
         if let Some(row) = inserted {
             let created = incident(&row)?;
-            let opened = IncidentEvent {
-                incident: created.id,
-                at: new.opened_at,
-                actor: IncidentEvent::rule_actor(new.rule.as_deref()),
-                action: IncidentEvent::OPENED.to_owned(),
-                from: None,
-                to: Some(new.severity.as_str().to_owned()),
-                note: None,
-            };
+            let opened = crate::store::transitions::opened(created.id, new);
             append_event(&mut tx, &opened).await?;
             tx.commit().await?;
             return Ok((created, true));

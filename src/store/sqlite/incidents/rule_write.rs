@@ -5,10 +5,11 @@
 
 use super::{BEGIN_WRITE, incident};
 use crate::model::{Incident, IncidentEvent};
+use crate::store::ReportRecord;
 use crate::store::StoreResult;
-use crate::store::rule_write::{self, RuleOutcome, RuleWrite};
+use crate::store::rule_write::{self, RuleOutcome, RuleWrite, StepTx};
 use serde_json::json;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqlitePool;
 
 pub(in crate::store::sqlite) async fn write(
     pool: &SqlitePool,
@@ -17,166 +18,159 @@ pub(in crate::store::sqlite) async fn write(
     if step.is_empty() {
         return Ok(RuleOutcome::default());
     }
-    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-    let keys = step.keys();
-    let current = if keys.is_empty() {
-        Vec::new()
-    } else {
-        sqlx::query(concat!(
+    rule_write::write(Step(pool.begin_with(BEGIN_WRITE).await?), step).await
+}
+
+struct Step(sqlx::Transaction<'static, sqlx::Sqlite>);
+
+#[async_trait::async_trait]
+impl StepTx for Step {
+    async fn lock_open(&mut self, keys: &[&str]) -> StoreResult<Vec<Incident>> {
+        Ok(sqlx::query(concat!(
             "SELECT ",
             columns!(),
             " FROM incidents WHERE dedup_key IN (SELECT value FROM json_each(?)) AND ",
             not_final!()
         ))
         .bind(json!(keys).to_string())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *self.0)
         .await?
         .iter()
         .map(incident)
-        .collect::<StoreResult<Vec<_>>>()?
-    };
-    if let Some(report) = &step.report {
-        super::super::attachments::record_report(&mut tx, report).await?;
+        .collect::<StoreResult<Vec<_>>>()?)
     }
-    let plan = rule_write::plan(current, &step.changes)?;
-    // Updates first: a key closed and opened again in one step frees its key before the
-    // new incident takes it.
-    update(&mut tx, &plan.updates).await?;
-    insert(&mut tx, &plan.inserts).await?;
-    append_events(&mut tx, &plan.events).await?;
-    save_state(&mut tx, step).await?;
-    tx.commit().await?;
-    Ok(plan.outcome())
-}
-
-async fn update(conn: &mut SqliteConnection, rows: &[Incident]) -> StoreResult<()> {
-    if rows.is_empty() {
-        return Ok(());
+    async fn record_report(&mut self, report: &ReportRecord) -> StoreResult<()> {
+        super::super::attachments::record_report(&mut self.0, report).await
     }
-    let set: Vec<_> = rows
-        .iter()
-        .map(|i| {
-            json!([
-                i.id.0.to_string(),
-                i.severity.as_str(),
-                i.status.as_str(),
-                i.last_seen.micros(),
-                i.count,
-                i.peak,
-                i.cleared_at.map(|t| t.micros()),
-                i.closed_at.map(|t| t.micros()),
-                i.version,
-            ])
-        })
-        .collect();
-    sqlx::query(
-        "UPDATE incidents SET severity = u.value->>1, status = u.value->>2, \
-         last_seen = u.value->>3, count = u.value->>4, peak = u.value->>5, \
-         cleared_at = u.value->>6, closed_at = u.value->>7, version = u.value->>8 \
-         FROM json_each(?) AS u WHERE incidents.id = u.value->>0",
-    )
-    .bind(serde_json::Value::Array(set).to_string())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-async fn insert(conn: &mut SqliteConnection, rows: &[Incident]) -> StoreResult<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let set: Vec<_> = rows
-        .iter()
-        .map(|i| {
-            let l = &i.location;
-            json!([
-                i.id.0.to_string(),
-                i.dedup_key,
-                i.category,
-                i.severity.as_str(),
-                i.status.as_str(),
-                i.title,
-                i.source,
-                l.lon,
-                l.lat,
-                l.grid,
-                l.street,
-                l.district,
-                i.opened_at.micros(),
-                i.last_seen.micros(),
-                i.count,
-                i.peak,
-                i.version,
-                i.rule,
-                i.description,
-            ])
-        })
-        .collect();
-    sqlx::query(concat!(
-        "INSERT INTO incidents (",
-        columns!(),
-        ") SELECT n.value->>0, n.value->>1, n.value->>2, n.value->>3, n.value->>4, \
-         n.value->>5, n.value->>6, n.value->>7, n.value->>8, n.value->>9, n.value->>10, \
-         n.value->>11, n.value->>12, n.value->>13, n.value->>14, n.value->>15, NULL, NULL, \
-         n.value->>16, n.value->>17, n.value->>18, NULL, NULL, 0, NULL, NULL, NULL \
-         FROM json_each(?) AS n ORDER BY n.key"
-    ))
-    .bind(serde_json::Value::Array(set).to_string())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-async fn append_events(conn: &mut SqliteConnection, events: &[IncidentEvent]) -> StoreResult<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let set: Vec<_> = events
-        .iter()
-        .map(|e| {
-            json!([
-                e.incident.0.to_string(),
-                e.at.micros(),
-                e.actor,
-                e.action,
-                e.from,
-                e.to,
-                e.note
-            ])
-        })
-        .collect();
-    sqlx::query(
-        "INSERT INTO incident_events (incident_id, at, actor, action, from_state, to_state, note) \
-         SELECT e.value->>0, e.value->>1, e.value->>2, e.value->>3, e.value->>4, e.value->>5, \
-         e.value->>6 FROM json_each(?) AS e ORDER BY e.key",
-    )
-    .bind(serde_json::Value::Array(set).to_string())
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-async fn save_state(conn: &mut SqliteConnection, step: &RuleWrite) -> StoreResult<()> {
-    let (upserts, deletes) = step.state_split();
-    if !upserts.is_empty() {
-        // updated_at is wall-clock µs, for operators; the engine's own times are in value.
+    async fn update(&mut self, rows: &[Incident]) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let set: Vec<_> = rows
+            .iter()
+            .map(|i| {
+                json!([
+                    i.id.0.to_string(),
+                    i.severity.as_str(),
+                    i.status.as_str(),
+                    i.last_seen.micros(),
+                    i.count,
+                    i.peak,
+                    i.cleared_at.map(|t| t.micros()),
+                    i.closed_at.map(|t| t.micros()),
+                    i.version,
+                ])
+            })
+            .collect();
         sqlx::query(
-            "INSERT INTO rule_state (key, value, updated_at) \
-             SELECT s.value->>0, s.value->>1, \
-             CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER) \
-             FROM json_each(?) AS s WHERE true \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
-             updated_at = excluded.updated_at",
+            "UPDATE incidents SET severity = u.value->>1, status = u.value->>2, \
+             last_seen = u.value->>3, count = u.value->>4, peak = u.value->>5, \
+             cleared_at = u.value->>6, closed_at = u.value->>7, version = u.value->>8 \
+             FROM json_each(?) AS u WHERE incidents.id = u.value->>0",
         )
-        .bind(json!(upserts).to_string())
-        .execute(&mut *conn)
+        .bind(serde_json::Value::Array(set).to_string())
+        .execute(&mut *self.0)
         .await?;
+        Ok(())
     }
-    if !deletes.is_empty() {
-        sqlx::query("DELETE FROM rule_state WHERE key IN (SELECT value FROM json_each(?))")
-            .bind(json!(deletes).to_string())
-            .execute(&mut *conn)
+    async fn insert(&mut self, rows: &[Incident]) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let set: Vec<_> = rows
+            .iter()
+            .map(|i| {
+                let l = &i.location;
+                json!([
+                    i.id.0.to_string(),
+                    i.dedup_key,
+                    i.category,
+                    i.severity.as_str(),
+                    i.status.as_str(),
+                    i.title,
+                    i.source,
+                    l.lon,
+                    l.lat,
+                    l.grid,
+                    l.street,
+                    l.district,
+                    i.opened_at.micros(),
+                    i.last_seen.micros(),
+                    i.count,
+                    i.peak,
+                    i.version,
+                    i.rule,
+                    i.description,
+                ])
+            })
+            .collect();
+        sqlx::query(concat!(
+            "INSERT INTO incidents (",
+            columns!(),
+            ") SELECT n.value->>0, n.value->>1, n.value->>2, n.value->>3, n.value->>4, \
+             n.value->>5, n.value->>6, n.value->>7, n.value->>8, n.value->>9, n.value->>10, \
+             n.value->>11, n.value->>12, n.value->>13, n.value->>14, n.value->>15, NULL, NULL, \
+             n.value->>16, n.value->>17, n.value->>18, NULL, NULL, 0, NULL, NULL, NULL \
+             FROM json_each(?) AS n ORDER BY n.key"
+        ))
+        .bind(serde_json::Value::Array(set).to_string())
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+    async fn append_events(&mut self, events: &[IncidentEvent]) -> StoreResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let set: Vec<_> = events
+            .iter()
+            .map(|e| {
+                json!([
+                    e.incident.0.to_string(),
+                    e.at.micros(),
+                    e.actor,
+                    e.action,
+                    e.from,
+                    e.to,
+                    e.note
+                ])
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO incident_events (incident_id, at, actor, action, from_state, to_state, note) \
+             SELECT e.value->>0, e.value->>1, e.value->>2, e.value->>3, e.value->>4, e.value->>5, \
+             e.value->>6 FROM json_each(?) AS e ORDER BY e.key",
+        )
+        .bind(serde_json::Value::Array(set).to_string())
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+    async fn save_state(&mut self, step: &RuleWrite) -> StoreResult<()> {
+        let (upserts, deletes) = step.state_split();
+        if !upserts.is_empty() {
+            // updated_at is wall-clock µs, for operators; the engine's own times are in value.
+            sqlx::query(
+                "INSERT INTO rule_state (key, value, updated_at) \
+                 SELECT s.value->>0, s.value->>1, \
+                 CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER) \
+                 FROM json_each(?) AS s WHERE true \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(json!(upserts).to_string())
+            .execute(&mut *self.0)
             .await?;
+        }
+        if !deletes.is_empty() {
+            sqlx::query("DELETE FROM rule_state WHERE key IN (SELECT value FROM json_each(?))")
+                .bind(json!(deletes).to_string())
+                .execute(&mut *self.0)
+                .await?;
+        }
+        Ok(())
     }
-    Ok(())
+    async fn commit(self) -> StoreResult<()> {
+        Ok(self.0.commit().await?)
+    }
 }
