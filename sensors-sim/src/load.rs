@@ -92,9 +92,15 @@ async fn sign_in(
 }
 
 /// What a publisher did: counts and the publish instant of each reading.
+/// How often a publisher connects again before the run fails.
+const MAX_RECONNECTS: u64 = 5;
+
 struct Published {
     sent: u64,
     acked: u64,
+    /// Times the broker dropped the connection and the publisher connected again
+    /// (resending what was not acknowledged, as a device does).
+    reconnects: u64,
     sent_at: Vec<(usize, i64, Instant)>,
 }
 
@@ -162,6 +168,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let publish_secs = started.elapsed().as_secs_f64();
     let sent: u64 = published.iter().map(|p| p.sent).sum();
     let acked: u64 = published.iter().map(|p| p.acked).sum();
+    let reconnects: u64 = published.iter().map(|p| p.reconnects).sum();
 
     // Wait for storing to catch up: until everything acknowledged is stored, or the
     // count has not moved for 5 s.
@@ -217,6 +224,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         "published": sent,
         "published_per_s": sent as f64 / publish_secs,
         "acked": acked,
+        "publisher_reconnects": reconnects,
         "stored": stored_n,
         "stored_per_s": stored_n as f64 / finished,
         "seconds_to_store_all": finished,
@@ -230,7 +238,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     } else {
         println!(
             "offered {:.0}/s over {} connections for {:.1}s\n\
-             published {sent} ({:.0}/s), acknowledged {acked}\n\
+             published {sent} ({:.0}/s), acknowledged {acked}, publisher reconnects {reconnects}\n\
              stored {stored_n} in {finished:.1}s = {:.0} readings/s; lost {}; beyond published {}\n\
              publish -> /ws latency over {} matched readings: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
             args.rate,
@@ -323,6 +331,7 @@ async fn relay(args: &LoadArgs, city: &City, host: &str, port: u16) -> anyhow::R
     let publish_secs = started.elapsed().as_secs_f64();
     let sent: u64 = published.iter().map(|p| p.sent).sum();
     let acked: u64 = published.iter().map(|p| p.acked).sum();
+    let reconnects: u64 = published.iter().map(|p| p.reconnects).sum();
     // Until everything acknowledged has arrived, or nothing has for 5 s.
     let mut last = (received.load(Ordering::Relaxed), Instant::now());
     let mut finished = started.elapsed().as_secs_f64();
@@ -348,6 +357,7 @@ async fn relay(args: &LoadArgs, city: &City, host: &str, port: u16) -> anyhow::R
         "published": sent,
         "published_per_s": sent as f64 / publish_secs,
         "acked": acked,
+        "publisher_reconnects": reconnects,
         "relayed": got,
         "relayed_per_s": got as f64 / finished,
         "lost": acked.saturating_sub(got),
@@ -357,7 +367,7 @@ async fn relay(args: &LoadArgs, city: &City, host: &str, port: u16) -> anyhow::R
     } else {
         println!(
             "relay only: offered {:.0}/s over {} connections for {:.1}s\n\
-             published {sent} ({:.0}/s), acknowledged {acked}\n\
+             published {sent} ({:.0}/s), acknowledged {acked}, publisher reconnects {reconnects}\n\
              relayed {got} in {finished:.1}s = {:.0} messages/s; lost {}",
             args.rate,
             args.publishers,
@@ -382,11 +392,13 @@ async fn publish(
     duration: Duration,
 ) -> anyhow::Result<Published> {
     let acked = Arc::new(AtomicU64::new(0));
+    let reconnects = Arc::new(AtomicU64::new(0));
     let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
     let stop = CancellationToken::new();
     let poller = {
         let stop = stop.clone();
         let acked = Arc::clone(&acked);
+        let reconnects = Arc::clone(&reconnects);
         tokio::spawn(async move {
             loop {
                 let e = tokio::select! {
@@ -398,6 +410,13 @@ async fn publish(
                         acked.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok(_) => {}
+                    // A device reconnects and resends what was not acknowledged; so does
+                    // the publisher, a few times, and the report says how often.
+                    Err(e) if reconnects.load(Ordering::Relaxed) < MAX_RECONNECTS => {
+                        reconnects.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("publisher: MQTT connection lost ({e}); connecting again");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
                     Err(e) => return Err(anyhow::anyhow!("MQTT connection failed: {e}")),
                 }
             }
@@ -406,6 +425,7 @@ async fn publish(
     let mut out = Published {
         sent: 0,
         acked: 0,
+        reconnects: 0,
         sent_at: Vec::with_capacity((rate * duration.as_secs_f64()) as usize + 16),
     };
     let started = tokio::time::Instant::now();
@@ -445,6 +465,7 @@ async fn publish(
     stop.cancel();
     poller.await??;
     out.acked = acked.load(Ordering::Relaxed);
+    out.reconnects = reconnects.load(Ordering::Relaxed);
     Ok(out)
 }
 
