@@ -9,9 +9,7 @@
 
 use attachments::*;
 use cityops::model::*;
-use cityops::store::{
-    IncidentFilter, IngestBatch, NewIncident, PgStore, SharedStore, SqliteStore, Store,
-};
+use cityops::store::{IncidentFilter, IngestBatch, NewIncident, PgStore, SharedStore, SqliteStore};
 use closed_loop::*;
 use evaluation::*;
 use handling::*;

@@ -2,6 +2,7 @@
 //! sessions. Passwords and tokens never reach the store in the clear: a user carries an
 //! argon2id hash, a session the SHA-256 of its token (`auth::password`, `auth::session`).
 
+use super::StoreResult;
 use crate::model::{Actor, Role, Timestamp};
 use serde::Deserialize;
 use serde::de::IntoDeserializer;
@@ -38,7 +39,7 @@ impl User {
     }
 }
 
-/// A user for [`Store::create_user`](super::Store::create_user); starts enabled.
+/// A user for [`UserStore::create_user`]; starts enabled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewUser {
     pub name: String,
@@ -52,7 +53,7 @@ pub struct NewUser {
     pub created_at: Timestamp,
 }
 
-/// A session for [`Store::create_session`](super::Store::create_session).
+/// A session for [`UserStore::create_session`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewSession {
     /// Lowercase hex SHA-256 of the token the client holds.
@@ -63,7 +64,7 @@ pub struct NewSession {
     pub expires_at: Timestamp,
 }
 
-/// A live session with its (enabled) user, as [`Store::session`](super::Store::session)
+/// A live session with its (enabled) user, as [`UserStore::session`]
 /// finds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
@@ -79,6 +80,54 @@ pub struct Session {
 pub fn parse_role(s: &str) -> Option<Role> {
     let name: StrDeserializer<'_, serde::de::value::Error> = s.into_deserializer();
     Role::deserialize(name).ok()
+}
+
+/// Users and their sessions (`auth`).
+#[async_trait::async_trait]
+pub trait UserStore: Send + Sync {
+    /// Adds a user, enabled. `Conflict` if the name is taken.
+    async fn create_user(&self, user: &NewUser) -> StoreResult<()>;
+
+    /// Replaces a user's password hash and ends all their sessions, in one transaction:
+    /// whoever knew the old password is logged out. `NotFound` for an unknown name.
+    async fn set_password(&self, name: &str, password_hash: &str) -> StoreResult<()>;
+
+    /// Disables or re-enables a user. Disabling also ends all their sessions in the same
+    /// transaction ([`UserStore::session`] would refuse them anyway). `NotFound` for an
+    /// unknown name.
+    async fn set_user_disabled(&self, name: &str, disabled: bool) -> StoreResult<()>;
+
+    /// The user with this name, disabled or not.
+    async fn user(&self, name: &str) -> StoreResult<Option<User>>;
+
+    /// All users, by name.
+    async fn users(&self) -> StoreResult<Vec<User>>;
+
+    /// Records a session. `NotFound` if its user does not exist, `Conflict` if the token
+    /// hash is already stored (a token collision: never in practice).
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+
+    /// The session with this token hash and its user, if it has not expired at `now`
+    /// (`expires_at > now`) and its user is enabled; otherwise `None`.
+    async fn session(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<Session>>;
+
+    /// Slides a session: last_seen_at = `now`, expires_at = `expires_at` (never moved
+    /// back). Returns false if the session no longer exists.
+    async fn touch_session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> StoreResult<bool>;
+
+    /// Ends one session (logout). Returns false if there was none.
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool>;
+
+    /// Ends every session of a user; returns how many there were.
+    async fn delete_sessions_of(&self, user: &str) -> StoreResult<u64>;
+
+    /// Deletes the sessions that expired at or before `now`; returns how many.
+    async fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<u64>;
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! partitions and retention.
 
 use super::*;
+use cityops::store::{IncidentStore, ReadingStore};
 use futures::FutureExt;
 use sqlx::Row;
 use std::panic::AssertUnwindSafe;

@@ -8,7 +8,7 @@
 
 use super::to_pg;
 use crate::model::Timestamp;
-use crate::store::evaluation_types::sort_rows;
+use crate::store::evaluation::sort_rows;
 use crate::store::{EvaluationGroup, EvaluationRow, EvaluationScope, StoreResult};
 use sqlx::{PgPool, Row};
 

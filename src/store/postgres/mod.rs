@@ -94,7 +94,10 @@ impl Store for PgStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl ReadingStore for PgStore {
     async fn register_city(
         &self,
         sensors: &[SensorInfo],
@@ -145,7 +148,10 @@ impl Store for PgStore {
     async fn dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetter>> {
         query::dead_letters(&self.pool, limit).await
     }
+}
 
+#[async_trait]
+impl IncidentStore for PgStore {
     async fn open_incident(&self, new: &NewIncident) -> StoreResult<(Incident, bool)> {
         incidents::open(&self.pool, new).await
     }
@@ -172,10 +178,6 @@ impl Store for PgStore {
         incidents::events(&self.pool, id).await
     }
 
-    async fn rule_state(&self) -> StoreResult<Vec<(String, String)>> {
-        rule_state::load(&self.pool).await
-    }
-
     async fn incident(&self, id: IncidentId) -> StoreResult<Option<Incident>> {
         incidents::get(&self.pool, id).await
     }
@@ -183,7 +185,17 @@ impl Store for PgStore {
     async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>> {
         incidents::list(&self.pool, filter).await
     }
+}
 
+#[async_trait]
+impl RuleStateStore for PgStore {
+    async fn rule_state(&self) -> StoreResult<Vec<(String, String)>> {
+        rule_state::load(&self.pool).await
+    }
+}
+
+#[async_trait]
+impl UserStore for PgStore {
     async fn create_user(&self, user: &NewUser) -> StoreResult<()> {
         users::create_user(&self.pool, user).await
     }
@@ -232,7 +244,10 @@ impl Store for PgStore {
     async fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<u64> {
         users::delete_expired(&self.pool, now).await
     }
+}
 
+#[async_trait]
+impl EvaluationStore for PgStore {
     async fn evaluation(
         &self,
         from: Timestamp,
@@ -242,7 +257,10 @@ impl Store for PgStore {
     ) -> StoreResult<Vec<EvaluationRow>> {
         evaluation::evaluation(&self.pool, from, to, by, scope).await
     }
+}
 
+#[async_trait]
+impl ReportStore for PgStore {
     async fn report(&self, dedup_key: &str) -> StoreResult<Option<ReportRecord>> {
         attachments::report(&self.pool, dedup_key).await
     }

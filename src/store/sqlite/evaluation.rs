@@ -7,7 +7,7 @@
 //! street, `?5` department (each NULL for no restriction).
 
 use crate::model::Timestamp;
-use crate::store::evaluation_types::{p90, sort_rows};
+use crate::store::evaluation::{p90, sort_rows};
 use crate::store::{EvaluationGroup, EvaluationRow, EvaluationScope, StoreResult};
 use sqlx::{Row, SqlitePool};
 use std::collections::HashMap;

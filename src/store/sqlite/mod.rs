@@ -179,7 +179,10 @@ impl Store for SqliteStore {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl ReadingStore for SqliteStore {
     async fn register_city(
         &self,
         sensors: &[SensorInfo],
@@ -225,7 +228,10 @@ impl Store for SqliteStore {
     async fn dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetter>> {
         query::dead_letters(&self.reader, limit).await
     }
+}
 
+#[async_trait]
+impl IncidentStore for SqliteStore {
     async fn open_incident(&self, new: &NewIncident) -> StoreResult<(Incident, bool)> {
         incidents::open(&self.writer, new).await
     }
@@ -252,10 +258,6 @@ impl Store for SqliteStore {
         incidents::events(&self.reader, id).await
     }
 
-    async fn rule_state(&self) -> StoreResult<Vec<(String, String)>> {
-        rule_state::load(&self.reader).await
-    }
-
     async fn incident(&self, id: IncidentId) -> StoreResult<Option<Incident>> {
         incidents::get(&self.reader, id).await
     }
@@ -263,7 +265,17 @@ impl Store for SqliteStore {
     async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>> {
         incidents::list(&self.reader, filter).await
     }
+}
 
+#[async_trait]
+impl RuleStateStore for SqliteStore {
+    async fn rule_state(&self) -> StoreResult<Vec<(String, String)>> {
+        rule_state::load(&self.reader).await
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
     async fn create_user(&self, user: &NewUser) -> StoreResult<()> {
         users::create_user(&self.writer, user).await
     }
@@ -312,7 +324,10 @@ impl Store for SqliteStore {
     async fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<u64> {
         users::delete_expired(&self.writer, now).await
     }
+}
 
+#[async_trait]
+impl EvaluationStore for SqliteStore {
     async fn evaluation(
         &self,
         from: Timestamp,
@@ -322,7 +337,10 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<EvaluationRow>> {
         evaluation::evaluation(&self.reader, from, to, by, scope).await
     }
+}
 
+#[async_trait]
+impl ReportStore for SqliteStore {
     async fn report(&self, dedup_key: &str) -> StoreResult<Option<ReportRecord>> {
         attachments::report(&self.reader, dedup_key).await
     }

@@ -4,6 +4,8 @@
 //! compute the counts and means in SQL, and this module holds what they share: the row,
 //! the rates (divisions of the counts) and SQLite's p90.
 
+use super::StoreResult;
+use crate::model::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// What the rows of an evaluation are grouped by.
@@ -129,6 +131,22 @@ pub(crate) fn p90(sorted: &[f64]) -> Option<f64> {
     let hi = pos.ceil() as usize;
     let (a, b) = (sorted[lo], sorted[hi.min(last)]);
     Some(a + (pos - lo as f64) * (b - a))
+}
+
+/// Evaluation (综合评价, `docs/evaluation.md`).
+#[async_trait::async_trait]
+pub trait EvaluationStore: Send + Sync {
+    /// The evaluation figures of the period `[from, to)` per `by` group, of the incidents
+    /// `scope` allows, rows ordered by group (byte-wise, the row without a group last).
+    /// Incidents still open are judged as they stand now, so `to` should not lie in the
+    /// future: an open incident due in the period counts as overdue.
+    async fn evaluation(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        by: EvaluationGroup,
+        scope: &EvaluationScope,
+    ) -> StoreResult<Vec<EvaluationRow>>;
 }
 
 #[cfg(test)]
