@@ -8,6 +8,15 @@
 //! transaction; what each change does is decided once, in `transitions.rs`, for both
 //! backends. Both backends pass the same contract suite (`tests/store_contract.rs`).
 //!
+//! # Shared SQL
+//! What both backends say the same way is written once, in `store/common/`, and each
+//! backend compiles it against its own types: `include!`d into a module of the backend,
+//! where `Db` names the sqlx database, `This` the store, `greatest!` and the like the few
+//! words the dialects spell differently, and the backend's `types.rs` how ids and times are
+//! held (microseconds and text on SQLite, `timestamptz` and `uuid` on PostgreSQL). SQL
+//! placeholders are `$1`, `$2`, … in both. What truly differs (bulk writes, the rules step,
+//! evaluation) stays in the backend's own files.
+//!
 //! An incident is *open* until it reaches a final status (`IncidentStatus::is_final`:
 //! closed, rejected or merged); then nothing changes it any more and its dedup key is free.
 
@@ -79,6 +88,8 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::ColumnNotFound(_)
             | sqlx::Error::ColumnIndexOutOfBounds { .. }
             | sqlx::Error::TypeNotFound { .. } => StoreError::Corrupt(e.to_string()),
+            // A value the database cannot hold (e.g. a time outside its range).
+            sqlx::Error::Encode(_) => StoreError::Invalid(e.to_string()),
             sqlx::Error::Migrate(m) => StoreError::Migration(m.to_string()),
             _ => StoreError::Unavailable(e.to_string()),
         }

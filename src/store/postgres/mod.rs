@@ -12,7 +12,7 @@ mod incidents;
 mod partitions;
 mod query;
 mod rule_state;
-mod users;
+mod types;
 mod write;
 
 use super::*;
@@ -82,6 +82,35 @@ fn to_pg(t: Timestamp) -> StoreResult<DateTime<Utc>> {
 
 fn from_pg(t: DateTime<Utc>) -> Timestamp {
     Timestamp::from_chrono(t)
+}
+
+// The SQL both backends share (`store/common`, see `store/mod.rs`), compiled here against
+// this backend's types.
+type Db = sqlx::Postgres;
+type This = PgStore;
+/// The larger of two values.
+macro_rules! greatest {
+    () => {
+        "GREATEST"
+    };
+}
+mod users {
+    include!("../common/users.rs");
+}
+
+impl PgStore {
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A transaction for a change.
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Db>> {
+        self.pool.begin().await
+    }
 }
 
 #[async_trait]
@@ -191,58 +220,6 @@ impl IncidentStore for PgStore {
 impl RuleStateStore for PgStore {
     async fn rule_state(&self) -> StoreResult<Vec<(String, String)>> {
         rule_state::load(&self.pool).await
-    }
-}
-
-#[async_trait]
-impl UserStore for PgStore {
-    async fn create_user(&self, user: &NewUser) -> StoreResult<()> {
-        users::create_user(&self.pool, user).await
-    }
-
-    async fn set_password(&self, name: &str, password_hash: &str) -> StoreResult<()> {
-        users::set_password(&self.pool, name, password_hash).await
-    }
-
-    async fn set_user_disabled(&self, name: &str, disabled: bool) -> StoreResult<()> {
-        users::set_disabled(&self.pool, name, disabled).await
-    }
-
-    async fn user(&self, name: &str) -> StoreResult<Option<User>> {
-        users::get_user(&self.pool, name).await
-    }
-
-    async fn users(&self) -> StoreResult<Vec<User>> {
-        users::list_users(&self.pool).await
-    }
-
-    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
-        users::create_session(&self.pool, session).await
-    }
-
-    async fn session(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<Session>> {
-        users::session(&self.pool, token_hash, now).await
-    }
-
-    async fn touch_session(
-        &self,
-        token_hash: &str,
-        now: Timestamp,
-        expires_at: Timestamp,
-    ) -> StoreResult<bool> {
-        users::touch_session(&self.pool, token_hash, now, expires_at).await
-    }
-
-    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool> {
-        users::delete_session(&self.pool, token_hash).await
-    }
-
-    async fn delete_sessions_of(&self, user: &str) -> StoreResult<u64> {
-        users::delete_sessions_of(&self.pool, user).await
-    }
-
-    async fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<u64> {
-        users::delete_expired(&self.pool, now).await
     }
 }
 

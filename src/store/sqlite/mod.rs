@@ -29,7 +29,7 @@ mod evaluation;
 mod incidents;
 mod query;
 mod rule_state;
-mod users;
+mod types;
 mod write;
 
 use super::*;
@@ -169,6 +169,35 @@ fn limit(n: u32) -> i64 {
     i64::from(n)
 }
 
+// The SQL both backends share (`store/common`, see `store/mod.rs`), compiled here against
+// this backend's types.
+type Db = sqlx::Sqlite;
+type This = SqliteStore;
+/// The larger of two values.
+macro_rules! greatest {
+    () => {
+        "MAX"
+    };
+}
+mod users {
+    include!("../common/users.rs");
+}
+
+impl SqliteStore {
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// A transaction for a change.
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Db>> {
+        self.writer.begin_with(BEGIN_WRITE).await
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -271,58 +300,6 @@ impl IncidentStore for SqliteStore {
 impl RuleStateStore for SqliteStore {
     async fn rule_state(&self) -> StoreResult<Vec<(String, String)>> {
         rule_state::load(&self.reader).await
-    }
-}
-
-#[async_trait]
-impl UserStore for SqliteStore {
-    async fn create_user(&self, user: &NewUser) -> StoreResult<()> {
-        users::create_user(&self.writer, user).await
-    }
-
-    async fn set_password(&self, name: &str, password_hash: &str) -> StoreResult<()> {
-        users::set_password(&self.writer, name, password_hash).await
-    }
-
-    async fn set_user_disabled(&self, name: &str, disabled: bool) -> StoreResult<()> {
-        users::set_disabled(&self.writer, name, disabled).await
-    }
-
-    async fn user(&self, name: &str) -> StoreResult<Option<User>> {
-        users::get_user(&self.reader, name).await
-    }
-
-    async fn users(&self) -> StoreResult<Vec<User>> {
-        users::list_users(&self.reader).await
-    }
-
-    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
-        users::create_session(&self.writer, session).await
-    }
-
-    async fn session(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<Session>> {
-        users::session(&self.reader, token_hash, now).await
-    }
-
-    async fn touch_session(
-        &self,
-        token_hash: &str,
-        now: Timestamp,
-        expires_at: Timestamp,
-    ) -> StoreResult<bool> {
-        users::touch_session(&self.writer, token_hash, now, expires_at).await
-    }
-
-    async fn delete_session(&self, token_hash: &str) -> StoreResult<bool> {
-        users::delete_session(&self.writer, token_hash).await
-    }
-
-    async fn delete_sessions_of(&self, user: &str) -> StoreResult<u64> {
-        users::delete_sessions_of(&self.writer, user).await
-    }
-
-    async fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<u64> {
-        users::delete_expired(&self.writer, now).await
     }
 }
 
