@@ -30,6 +30,17 @@ macro_rules! not_final {
     };
 }
 
+/// The incident columns in the order every incident query selects them (read by each
+/// backend's `incidents::incident`), as a macro so queries stay `&'static str`.
+macro_rules! incident_columns {
+    () => {
+        "id, dedup_key, category, severity, status, title, source, lon, lat, grid, street, \
+         district, opened_at, last_seen, count, peak, cleared_at, closed_at, version, rule, \
+         description, department, due_at, supervision, merged_into, suspended_from, \
+         extension_requested"
+    };
+}
+
 mod batch;
 mod evaluation;
 mod incidents;

@@ -6,12 +6,9 @@
 //! `migrations/postgres/`. Bulk writes bind one array per column and `UNNEST` them, which
 //! keeps a 5000-row insert to four parameters and one round trip.
 
-mod attachments;
 mod evaluation;
-mod incidents;
 mod partitions;
-mod query;
-mod rule_state;
+mod rule_write;
 mod types;
 mod write;
 
@@ -88,11 +85,28 @@ fn from_pg(t: DateTime<Utc>) -> Timestamp {
 // this backend's types.
 type Db = sqlx::Postgres;
 type This = PgStore;
+type Conn = sqlx::PgConnection;
+type DbRow = sqlx::postgres::PgRow;
+/// Row-locks what a `SELECT` reads until the transaction ends.
+macro_rules! for_update {
+    () => {
+        " FOR UPDATE"
+    };
+}
 /// The larger of two values.
 macro_rules! greatest {
     () => {
         "GREATEST"
     };
+}
+mod incidents {
+    include!("../common/incidents.rs");
+}
+mod readings {
+    include!("../common/readings.rs");
+}
+mod reports {
+    include!("../common/reports.rs");
 }
 mod users {
     include!("../common/users.rs");
@@ -105,6 +119,25 @@ impl PgStore {
 
     fn reader(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The registry, for the shared [`ReadingStore::register_city`].
+    async fn write_registry(
+        &self,
+        sensors: &[SensorInfo],
+        cameras: &[CameraInfo],
+    ) -> StoreResult<()> {
+        write::register_city(&self.pool, sensors, cameras).await
+    }
+
+    /// A batch, for the shared [`ReadingStore::write_batch`].
+    async fn write_ingest_batch(&self, batch: &IngestBatch) -> StoreResult<BatchOutcome> {
+        if !batch.readings.is_empty() {
+            self.layout
+                .ensure_for(&self.pool, &batch.readings, Utc::now())
+                .await?;
+        }
+        write::write_batch(&self.pool, batch, self.dead_letter_limit).await
     }
 
     /// A transaction for a change.
@@ -126,104 +159,6 @@ impl Store for PgStore {
 }
 
 #[async_trait]
-impl ReadingStore for PgStore {
-    async fn register_city(
-        &self,
-        sensors: &[SensorInfo],
-        cameras: &[CameraInfo],
-    ) -> StoreResult<()> {
-        write::register_city(&self.pool, sensors, cameras).await
-    }
-
-    async fn write_batch(&self, batch: &IngestBatch) -> StoreResult<BatchOutcome> {
-        if !batch.readings.is_empty() {
-            self.layout
-                .ensure_for(&self.pool, &batch.readings, Utc::now())
-                .await?;
-        }
-        write::write_batch(&self.pool, batch, self.dead_letter_limit).await
-    }
-
-    async fn sensors(
-        &self,
-        kind: Option<&str>,
-        district: Option<&str>,
-    ) -> StoreResult<Vec<SensorState>> {
-        query::sensors(&self.pool, kind, district).await
-    }
-
-    async fn readings(
-        &self,
-        sensor: &SensorId,
-        metric: Option<&str>,
-        from: Timestamp,
-        to: Timestamp,
-        limit: u32,
-    ) -> StoreResult<Vec<Reading>> {
-        query::readings(&self.pool, sensor, metric, from, to, limit).await
-    }
-
-    async fn count_readings(&self) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM readings")
-            .fetch_one(&self.pool)
-            .await?;
-        u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
-    }
-
-    async fn video_alerts(&self, limit: u32) -> StoreResult<Vec<VideoAlert>> {
-        query::video_alerts(&self.pool, limit).await
-    }
-
-    async fn dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetter>> {
-        query::dead_letters(&self.pool, limit).await
-    }
-}
-
-#[async_trait]
-impl IncidentStore for PgStore {
-    async fn open_incident(&self, new: &NewIncident) -> StoreResult<(Incident, bool)> {
-        incidents::open(&self.pool, new).await
-    }
-
-    async fn write_rules(&self, step: &RuleWrite) -> StoreResult<RuleOutcome> {
-        incidents::write_rules(&self.pool, step).await
-    }
-
-    async fn open_incident_by_key(&self, key: &str) -> StoreResult<Option<Incident>> {
-        let mut conn = self.pool.acquire().await?;
-        incidents::open_by_key(&mut conn, key, false).await
-    }
-
-    async fn transition(
-        &self,
-        id: IncidentId,
-        expected_version: i64,
-        t: &Transition,
-    ) -> StoreResult<Incident> {
-        incidents::transition(&self.pool, id, expected_version, t).await
-    }
-
-    async fn incident_events(&self, id: IncidentId) -> StoreResult<Vec<IncidentEvent>> {
-        incidents::events(&self.pool, id).await
-    }
-
-    async fn incident(&self, id: IncidentId) -> StoreResult<Option<Incident>> {
-        incidents::get(&self.pool, id).await
-    }
-
-    async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>> {
-        incidents::list(&self.pool, filter).await
-    }
-}
-
-#[async_trait]
-impl RuleStateStore for PgStore {
-    async fn rule_state(&self) -> StoreResult<Vec<(String, String)>> {
-        rule_state::load(&self.pool).await
-    }
-}
-
-#[async_trait]
 impl EvaluationStore for PgStore {
     async fn evaluation(
         &self,
@@ -233,24 +168,5 @@ impl EvaluationStore for PgStore {
         scope: &EvaluationScope,
     ) -> StoreResult<Vec<EvaluationRow>> {
         evaluation::evaluation(&self.pool, from, to, by, scope).await
-    }
-}
-
-#[async_trait]
-impl ReportStore for PgStore {
-    async fn report(&self, dedup_key: &str) -> StoreResult<Option<ReportRecord>> {
-        attachments::report(&self.pool, dedup_key).await
-    }
-
-    async fn add_attachment(&self, attachment: &Attachment, max: u32) -> StoreResult<()> {
-        attachments::add(&self.pool, attachment, max).await
-    }
-
-    async fn attachments(&self, incident: IncidentId) -> StoreResult<Vec<Attachment>> {
-        attachments::list(&self.pool, incident).await
-    }
-
-    async fn attachment(&self, id: AttachmentId) -> StoreResult<Option<Attachment>> {
-        attachments::get(&self.pool, id).await
     }
 }

@@ -24,11 +24,8 @@
 //! ([`outside_transaction`]), else it is closed and the next write opens a fresh one. A
 //! write is therefore reported done only after a `COMMIT` that SQLite itself accepted.
 
-mod attachments;
 mod evaluation;
-mod incidents;
-mod query;
-mod rule_state;
+mod rule_write;
 mod types;
 mod write;
 
@@ -164,20 +161,32 @@ fn create_parent_dir(file: &std::path::Path) -> StoreResult<()> {
     }
 }
 
-/// `u32` limit as SQLite's `LIMIT` operand.
-fn limit(n: u32) -> i64 {
-    i64::from(n)
-}
-
 // The SQL both backends share (`store/common`, see `store/mod.rs`), compiled here against
 // this backend's types.
 type Db = sqlx::Sqlite;
 type This = SqliteStore;
+type Conn = sqlx::SqliteConnection;
+type DbRow = sqlx::sqlite::SqliteRow;
+/// Row-locks what a `SELECT` reads until the transaction ends.
+macro_rules! for_update {
+    () => {
+        ""
+    };
+}
 /// The larger of two values.
 macro_rules! greatest {
     () => {
         "MAX"
     };
+}
+mod incidents {
+    include!("../common/incidents.rs");
+}
+mod readings {
+    include!("../common/readings.rs");
+}
+mod reports {
+    include!("../common/reports.rs");
 }
 mod users {
     include!("../common/users.rs");
@@ -190,6 +199,20 @@ impl SqliteStore {
 
     fn reader(&self) -> &SqlitePool {
         &self.reader
+    }
+
+    /// The registry, for the shared [`ReadingStore::register_city`].
+    async fn write_registry(
+        &self,
+        sensors: &[SensorInfo],
+        cameras: &[CameraInfo],
+    ) -> StoreResult<()> {
+        write::register_city(&self.writer, sensors, cameras).await
+    }
+
+    /// A batch, for the shared [`ReadingStore::write_batch`].
+    async fn write_ingest_batch(&self, batch: &IngestBatch) -> StoreResult<BatchOutcome> {
+        write::write_batch(&self.writer, batch, self.dead_letter_limit).await
     }
 
     /// A transaction for a change.
@@ -211,99 +234,6 @@ impl Store for SqliteStore {
 }
 
 #[async_trait]
-impl ReadingStore for SqliteStore {
-    async fn register_city(
-        &self,
-        sensors: &[SensorInfo],
-        cameras: &[CameraInfo],
-    ) -> StoreResult<()> {
-        write::register_city(&self.writer, sensors, cameras).await
-    }
-
-    async fn write_batch(&self, batch: &IngestBatch) -> StoreResult<BatchOutcome> {
-        write::write_batch(&self.writer, batch, self.dead_letter_limit).await
-    }
-
-    async fn sensors(
-        &self,
-        kind: Option<&str>,
-        district: Option<&str>,
-    ) -> StoreResult<Vec<SensorState>> {
-        query::sensors(&self.reader, kind, district).await
-    }
-
-    async fn readings(
-        &self,
-        sensor: &SensorId,
-        metric: Option<&str>,
-        from: Timestamp,
-        to: Timestamp,
-        limit: u32,
-    ) -> StoreResult<Vec<Reading>> {
-        query::readings(&self.reader, sensor, metric, from, to, limit).await
-    }
-
-    async fn count_readings(&self) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM readings")
-            .fetch_one(&self.reader)
-            .await?;
-        u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
-    }
-
-    async fn video_alerts(&self, limit: u32) -> StoreResult<Vec<VideoAlert>> {
-        query::video_alerts(&self.reader, limit).await
-    }
-
-    async fn dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetter>> {
-        query::dead_letters(&self.reader, limit).await
-    }
-}
-
-#[async_trait]
-impl IncidentStore for SqliteStore {
-    async fn open_incident(&self, new: &NewIncident) -> StoreResult<(Incident, bool)> {
-        incidents::open(&self.writer, new).await
-    }
-
-    async fn write_rules(&self, step: &RuleWrite) -> StoreResult<RuleOutcome> {
-        incidents::write_rules(&self.writer, step).await
-    }
-
-    async fn open_incident_by_key(&self, key: &str) -> StoreResult<Option<Incident>> {
-        let mut conn = self.reader.acquire().await?;
-        incidents::open_by_key(&mut conn, key).await
-    }
-
-    async fn transition(
-        &self,
-        id: IncidentId,
-        expected_version: i64,
-        t: &Transition,
-    ) -> StoreResult<Incident> {
-        incidents::transition(&self.writer, id, expected_version, t).await
-    }
-
-    async fn incident_events(&self, id: IncidentId) -> StoreResult<Vec<IncidentEvent>> {
-        incidents::events(&self.reader, id).await
-    }
-
-    async fn incident(&self, id: IncidentId) -> StoreResult<Option<Incident>> {
-        incidents::get(&self.reader, id).await
-    }
-
-    async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>> {
-        incidents::list(&self.reader, filter).await
-    }
-}
-
-#[async_trait]
-impl RuleStateStore for SqliteStore {
-    async fn rule_state(&self) -> StoreResult<Vec<(String, String)>> {
-        rule_state::load(&self.reader).await
-    }
-}
-
-#[async_trait]
 impl EvaluationStore for SqliteStore {
     async fn evaluation(
         &self,
@@ -313,25 +243,6 @@ impl EvaluationStore for SqliteStore {
         scope: &EvaluationScope,
     ) -> StoreResult<Vec<EvaluationRow>> {
         evaluation::evaluation(&self.reader, from, to, by, scope).await
-    }
-}
-
-#[async_trait]
-impl ReportStore for SqliteStore {
-    async fn report(&self, dedup_key: &str) -> StoreResult<Option<ReportRecord>> {
-        attachments::report(&self.reader, dedup_key).await
-    }
-
-    async fn add_attachment(&self, attachment: &Attachment, max: u32) -> StoreResult<()> {
-        attachments::add(&self.writer, attachment, max).await
-    }
-
-    async fn attachments(&self, incident: IncidentId) -> StoreResult<Vec<Attachment>> {
-        attachments::list(&self.reader, incident).await
-    }
-
-    async fn attachment(&self, id: AttachmentId) -> StoreResult<Option<Attachment>> {
-        attachments::get(&self.reader, id).await
     }
 }
 

@@ -3,23 +3,23 @@
 //! read the keys' open incidents, update the changed ones, insert the new ones, append
 //! the events, upsert and delete rule state.
 
-use super::incident;
+use super::PgStore;
+use super::incidents::incident;
 use crate::model::{Incident, IncidentEvent, Timestamp};
 use crate::store::ReportRecord;
 use crate::store::StoreResult;
 use crate::store::postgres::to_pg;
 use crate::store::rule_write::{self, RuleOutcome, RuleWrite, StepTx};
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 
-pub(in crate::store::postgres) async fn write(
-    pool: &PgPool,
-    step: &RuleWrite,
-) -> StoreResult<RuleOutcome> {
-    if step.is_empty() {
-        return Ok(RuleOutcome::default());
+impl PgStore {
+    /// One rules step in one transaction (`IncidentStore::write_rules`).
+    pub(super) async fn write_rule_step(&self, step: &RuleWrite) -> StoreResult<RuleOutcome> {
+        if step.is_empty() {
+            return Ok(RuleOutcome::default());
+        }
+        rule_write::write(Step(self.begin_write().await?), step).await
     }
-    rule_write::write(Step(pool.begin().await?), step).await
 }
 
 struct Step(sqlx::Transaction<'static, sqlx::Postgres>);
@@ -29,7 +29,7 @@ impl StepTx for Step {
     async fn lock_open(&mut self, keys: &[&str]) -> StoreResult<Vec<Incident>> {
         Ok(sqlx::query(concat!(
             "SELECT ",
-            columns!(),
+            incident_columns!(),
             " FROM incidents WHERE dedup_key = ANY($1::text[]) AND ",
             not_final!(),
             " ORDER BY id FOR UPDATE"
@@ -42,7 +42,7 @@ impl StepTx for Step {
         .collect::<StoreResult<Vec<_>>>()?)
     }
     async fn record_report(&mut self, report: &ReportRecord) -> StoreResult<()> {
-        super::super::attachments::record_report(&mut self.0, report).await
+        super::reports::record_report(&mut self.0, report).await
     }
     async fn update(&mut self, rows: &[Incident]) -> StoreResult<()> {
         if rows.is_empty() {
@@ -88,7 +88,7 @@ impl StepTx for Step {
             |f: fn(&Incident) -> Option<f64>| -> Vec<Option<f64>> { rows.iter().map(f).collect() };
         sqlx::query(concat!(
             "INSERT INTO incidents (",
-            columns!(),
+            incident_columns!(),
             ") SELECT n.id, n.dedup_key, n.category, n.severity, n.status, n.title, n.source, \
              n.lon, n.lat, n.grid, n.street, n.district, n.opened_at, n.last_seen, n.count, \
              n.peak, NULL, NULL, n.version, n.rule, n.description, NULL, NULL, 0, NULL, NULL, NULL \

@@ -3,22 +3,22 @@
 //! are constant: read the keys' open incidents, update the changed ones, insert the new
 //! ones, append the events, upsert and delete rule state.
 
-use super::{BEGIN_WRITE, incident};
+use super::SqliteStore;
+use super::incidents::incident;
 use crate::model::{Incident, IncidentEvent};
 use crate::store::ReportRecord;
 use crate::store::StoreResult;
 use crate::store::rule_write::{self, RuleOutcome, RuleWrite, StepTx};
 use serde_json::json;
-use sqlx::SqlitePool;
 
-pub(in crate::store::sqlite) async fn write(
-    pool: &SqlitePool,
-    step: &RuleWrite,
-) -> StoreResult<RuleOutcome> {
-    if step.is_empty() {
-        return Ok(RuleOutcome::default());
+impl SqliteStore {
+    /// One rules step in one transaction (`IncidentStore::write_rules`).
+    pub(super) async fn write_rule_step(&self, step: &RuleWrite) -> StoreResult<RuleOutcome> {
+        if step.is_empty() {
+            return Ok(RuleOutcome::default());
+        }
+        rule_write::write(Step(self.begin_write().await?), step).await
     }
-    rule_write::write(Step(pool.begin_with(BEGIN_WRITE).await?), step).await
 }
 
 struct Step(sqlx::Transaction<'static, sqlx::Sqlite>);
@@ -28,7 +28,7 @@ impl StepTx for Step {
     async fn lock_open(&mut self, keys: &[&str]) -> StoreResult<Vec<Incident>> {
         Ok(sqlx::query(concat!(
             "SELECT ",
-            columns!(),
+            incident_columns!(),
             " FROM incidents WHERE dedup_key IN (SELECT value FROM json_each(?)) AND ",
             not_final!()
         ))
@@ -40,7 +40,7 @@ impl StepTx for Step {
         .collect::<StoreResult<Vec<_>>>()?)
     }
     async fn record_report(&mut self, report: &ReportRecord) -> StoreResult<()> {
-        super::super::attachments::record_report(&mut self.0, report).await
+        super::reports::record_report(&mut self.0, report).await
     }
     async fn update(&mut self, rows: &[Incident]) -> StoreResult<()> {
         if rows.is_empty() {
@@ -106,7 +106,7 @@ impl StepTx for Step {
             .collect();
         sqlx::query(concat!(
             "INSERT INTO incidents (",
-            columns!(),
+            incident_columns!(),
             ") SELECT n.value->>0, n.value->>1, n.value->>2, n.value->>3, n.value->>4, \
              n.value->>5, n.value->>6, n.value->>7, n.value->>8, n.value->>9, n.value->>10, \
              n.value->>11, n.value->>12, n.value->>13, n.value->>14, n.value->>15, NULL, NULL, \
