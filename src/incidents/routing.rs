@@ -283,3 +283,7 @@ use file::*;
 #[cfg(test)]
 #[path = "routing_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "routing_error_tests.rs"]
+mod error_tests;
