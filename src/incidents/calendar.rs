@@ -402,3 +402,7 @@ use file::*;
 #[cfg(test)]
 #[path = "calendar_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "calendar_error_tests.rs"]
+mod error_tests;

@@ -417,3 +417,7 @@ use check::*;
 #[cfg(test)]
 #[path = "catalog_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "catalog_error_tests.rs"]
+mod error_tests;

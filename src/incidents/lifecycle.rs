@@ -459,3 +459,7 @@ pub fn decide(
 #[cfg(test)]
 #[path = "lifecycle_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "lifecycle_access_tests.rs"]
+mod access_tests;
