@@ -2,7 +2,8 @@
 //! is newest per (sensor, metric), and how the keys a database reports as inserted map
 //! back to positions in the batch.
 
-use crate::model::{Reading, VideoAlert};
+use super::{StoreError, StoreResult};
+use crate::model::{Reading, Timestamp, VideoAlert};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
@@ -36,6 +37,27 @@ impl<'a> DistinctReadings<'a> {
     /// Position in the batch of the first reading with this key, if the batch has one.
     pub fn position(&self, sensor: &str, metric: &str, time: i64) -> Option<usize> {
         self.by_key.get(&(sensor, metric, time)).copied()
+    }
+
+    /// Marks as new the reading a database reported inserted; `Corrupt` if the batch has
+    /// no such reading.
+    pub fn mark_new(
+        &self,
+        sensor: &str,
+        metric: &str,
+        time: Timestamp,
+        new: &mut [bool],
+    ) -> StoreResult<()> {
+        let i = self
+            .position(sensor, metric, time.micros())
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "insert returned a reading not in the batch: {sensor}/{metric}@{}",
+                    time.micros()
+                ))
+            })?;
+        new[i] = true;
+        Ok(())
     }
 }
 
@@ -87,12 +109,24 @@ impl<'a> DistinctAlerts<'a> {
     pub fn position(&self, source_id: &str) -> Option<usize> {
         self.by_id.get(source_id).copied()
     }
+
+    /// Marks as new the alert a database reported inserted; `Corrupt` if the batch has no
+    /// such alert.
+    pub fn mark_new(&self, source_id: &str, new: &mut [bool]) -> StoreResult<()> {
+        let i = self.position(source_id).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "insert returned an alert not in the batch: {source_id}"
+            ))
+        })?;
+        new[i] = true;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{SensorId, Timestamp};
+    use crate::model::SensorId;
 
     fn r(sensor: &str, metric: &str, t: i64, v: f64) -> Reading {
         Reading {

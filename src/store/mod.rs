@@ -41,6 +41,43 @@ macro_rules! incident_columns {
     };
 }
 
+/// The modules of `store/common`, compiled into the backend that invokes it (see "Shared
+/// SQL" above).
+macro_rules! shared_sql {
+    () => {
+        mod evaluation_rows {
+            include!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/store/common/evaluation.rs"
+            ));
+        }
+        mod incidents {
+            include!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/store/common/incidents.rs"
+            ));
+        }
+        mod readings {
+            include!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/store/common/readings.rs"
+            ));
+        }
+        mod reports {
+            include!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/store/common/reports.rs"
+            ));
+        }
+        mod users {
+            include!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/store/common/users.rs"
+            ));
+        }
+    };
+}
+
 mod batch;
 mod evaluation;
 mod incidents;

@@ -194,7 +194,11 @@ impl IncidentStore for This {
     }
 
     async fn write_rules(&self, step: &RuleWrite) -> StoreResult<RuleOutcome> {
-        self.write_rule_step(step).await
+        if step.is_empty() {
+            return Ok(RuleOutcome::default());
+        }
+        // The backend's `rule_write.rs` says how each set is written (`StepTx`).
+        crate::store::rule_write::write(self.begin_write().await?, step).await
     }
 
     async fn open_incident_by_key(&self, key: &str) -> StoreResult<Option<Incident>> {

@@ -30,11 +30,37 @@ impl ReadingStore for This {
         sensors: &[SensorInfo],
         cameras: &[CameraInfo],
     ) -> StoreResult<()> {
-        self.write_registry(sensors, cameras).await
+        super::write::register_city(self.writer(), sensors, cameras).await
     }
 
     async fn write_batch(&self, batch: &IngestBatch) -> StoreResult<BatchOutcome> {
-        self.write_ingest_batch(batch).await
+        use super::write;
+        let mut outcome = BatchOutcome {
+            readings_new: vec![false; batch.readings.len()],
+            alerts_new: vec![false; batch.alerts.len()],
+        };
+        if batch.is_empty() {
+            return Ok(outcome);
+        }
+        self.prepare_batch(batch).await?;
+        let mut tx = self.begin_write().await?;
+        write::insert_readings(&mut tx, batch, &mut outcome.readings_new).await?;
+        write::upsert_latest(&mut tx, batch).await?;
+        write::insert_alerts(&mut tx, batch, &mut outcome.alerts_new).await?;
+        if !batch.dead_letters.is_empty() {
+            // Only the newest `limit` can survive the trim; skip writing the rest.
+            let limit = self.dead_letter_limit;
+            let skip = batch.dead_letters.len().saturating_sub(limit as usize);
+            write::insert_dead_letters(&mut tx, &batch.dead_letters[skip..]).await?;
+            sqlx::query(
+                "DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - $1",
+            )
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     async fn sensors(

@@ -6,6 +6,7 @@
 //! Parameters: `$1` from and `$2` to (the period `[from, to)`), `$3` district, `$4`
 //! street, `$5` department (each NULL for no restriction).
 
+use super::evaluation_rows::counted;
 use super::to_pg;
 use crate::model::Timestamp;
 use crate::store::evaluation::sort_rows;
@@ -114,20 +115,9 @@ pub(super) async fn evaluation(
     for row in &found {
         rows.push(
             EvaluationRow {
-                group: row.try_get("grp")?,
-                filed: row.try_get("filed")?,
-                due: row.try_get("due")?,
-                closed: row.try_get("closed")?,
-                closed_on_time: row.try_get("closed_on_time")?,
-                rework: row.try_get("rework")?,
-                extended: row.try_get("extended")?,
-                overdue: row.try_get("overdue")?,
-                suspended: row.try_get("suspended")?,
-                acknowledge_mean_secs: row.try_get("acknowledge_mean")?,
                 acknowledge_p90_secs: row.try_get("acknowledge_p90")?,
-                close_mean_secs: row.try_get("close_mean")?,
                 close_p90_secs: row.try_get("close_p90")?,
-                ..Default::default()
+                ..counted(row)?
             }
             .with_rates(by),
         );

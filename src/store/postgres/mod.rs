@@ -77,10 +77,6 @@ fn to_pg(t: Timestamp) -> StoreResult<DateTime<Utc>> {
         .ok_or_else(|| StoreError::Invalid(format!("timestamp {} µs is out of range", t.micros())))
 }
 
-fn from_pg(t: DateTime<Utc>) -> Timestamp {
-    Timestamp::from_chrono(t)
-}
-
 // The SQL both backends share (`store/common`, see `store/mod.rs`), compiled here against
 // this backend's types.
 type Db = sqlx::Postgres;
@@ -99,18 +95,7 @@ macro_rules! greatest {
         "GREATEST"
     };
 }
-mod incidents {
-    include!("../common/incidents.rs");
-}
-mod readings {
-    include!("../common/readings.rs");
-}
-mod reports {
-    include!("../common/reports.rs");
-}
-mod users {
-    include!("../common/users.rs");
-}
+shared_sql!();
 
 impl PgStore {
     fn writer(&self) -> &PgPool {
@@ -121,23 +106,14 @@ impl PgStore {
         &self.pool
     }
 
-    /// The registry, for the shared [`ReadingStore::register_city`].
-    async fn write_registry(
-        &self,
-        sensors: &[SensorInfo],
-        cameras: &[CameraInfo],
-    ) -> StoreResult<()> {
-        write::register_city(&self.pool, sensors, cameras).await
-    }
-
-    /// A batch, for the shared [`ReadingStore::write_batch`].
-    async fn write_ingest_batch(&self, batch: &IngestBatch) -> StoreResult<BatchOutcome> {
-        if !batch.readings.is_empty() {
-            self.layout
-                .ensure_for(&self.pool, &batch.readings, Utc::now())
-                .await?;
+    /// What a batch needs before its transaction: the day partitions of its readings.
+    async fn prepare_batch(&self, batch: &IngestBatch) -> StoreResult<()> {
+        if batch.readings.is_empty() {
+            return Ok(());
         }
-        write::write_batch(&self.pool, batch, self.dead_letter_limit).await
+        self.layout
+            .ensure_for(&self.pool, &batch.readings, Utc::now())
+            .await
     }
 
     /// A transaction for a change.

@@ -3,29 +3,16 @@
 //! read the keys' open incidents, update the changed ones, insert the new ones, append
 //! the events, upsert and delete rule state.
 
-use super::PgStore;
 use super::incidents::incident;
 use crate::model::{Incident, IncidentEvent, Timestamp};
 use crate::store::ReportRecord;
 use crate::store::StoreResult;
 use crate::store::postgres::to_pg;
-use crate::store::rule_write::{self, RuleOutcome, RuleWrite, StepTx};
+use crate::store::rule_write::{RuleWrite, StepTx};
 use chrono::{DateTime, Utc};
 
-impl PgStore {
-    /// One rules step in one transaction (`IncidentStore::write_rules`).
-    pub(super) async fn write_rule_step(&self, step: &RuleWrite) -> StoreResult<RuleOutcome> {
-        if step.is_empty() {
-            return Ok(RuleOutcome::default());
-        }
-        rule_write::write(Step(self.begin_write().await?), step).await
-    }
-}
-
-struct Step(sqlx::Transaction<'static, sqlx::Postgres>);
-
 #[async_trait::async_trait]
-impl StepTx for Step {
+impl StepTx for sqlx::Transaction<'static, sqlx::Postgres> {
     async fn lock_open(&mut self, keys: &[&str]) -> StoreResult<Vec<Incident>> {
         Ok(sqlx::query(concat!(
             "SELECT ",
@@ -35,14 +22,14 @@ impl StepTx for Step {
             " ORDER BY id FOR UPDATE"
         ))
         .bind(keys)
-        .fetch_all(&mut *self.0)
+        .fetch_all(&mut **self)
         .await?
         .iter()
         .map(incident)
         .collect::<StoreResult<Vec<_>>>()?)
     }
     async fn record_report(&mut self, report: &ReportRecord) -> StoreResult<()> {
-        super::reports::record_report(&mut self.0, report).await
+        super::reports::record_report(self, report).await
     }
     async fn update(&mut self, rows: &[Incident]) -> StoreResult<()> {
         if rows.is_empty() {
@@ -72,7 +59,7 @@ impl StepTx for Step {
         .bind(opt_times(rows.iter().map(|i| i.cleared_at))?)
         .bind(opt_times(rows.iter().map(|i| i.closed_at))?)
         .bind(&version)
-        .execute(&mut *self.0)
+        .execute(&mut **self)
         .await?;
         Ok(())
     }
@@ -119,7 +106,7 @@ impl StepTx for Step {
         .bind(rows.iter().map(|i| i.version).collect::<Vec<i64>>())
         .bind(col(|i| i.rule.as_deref()))
         .bind(col(|i| i.description.as_deref()))
-        .execute(&mut *self.0)
+        .execute(&mut **self)
         .await?;
         Ok(())
     }
@@ -149,7 +136,7 @@ impl StepTx for Step {
         .bind(col(|e| e.from.as_deref()))
         .bind(col(|e| e.to.as_deref()))
         .bind(col(|e| e.note.as_deref()))
-        .execute(&mut *self.0)
+        .execute(&mut **self)
         .await?;
         Ok(())
     }
@@ -165,19 +152,19 @@ impl StepTx for Step {
             )
             .bind(&keys)
             .bind(&values)
-            .execute(&mut *self.0)
+            .execute(&mut **self)
             .await?;
         }
         if !deletes.is_empty() {
             sqlx::query("DELETE FROM rule_state WHERE key = ANY($1::text[])")
                 .bind(&deletes)
-                .execute(&mut *self.0)
+                .execute(&mut **self)
                 .await?;
         }
         Ok(())
     }
     async fn commit(self) -> StoreResult<()> {
-        Ok(self.0.commit().await?)
+        Ok(sqlx::Transaction::commit(self).await?)
     }
 }
 

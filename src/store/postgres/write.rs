@@ -1,11 +1,11 @@
-//! The PostgreSQL write path: registry upserts and the per-batch transaction, each bulk
+//! The PostgreSQL write path: registry upserts and the statements of a batch (its
+//! transaction is `store/common/readings.rs`), each bulk
 //! statement binding one array per column.
 
-use super::{from_pg, to_pg};
-use crate::model::{CameraInfo, SensorInfo};
+use super::to_pg;
+use crate::model::{CameraInfo, DeadLetter, SensorInfo};
 use crate::store::batch::{DistinctAlerts, DistinctReadings, newest_per_metric};
-use crate::store::{BatchOutcome, IngestBatch, StoreError, StoreResult};
-use chrono::{DateTime, Utc};
+use crate::store::{IngestBatch, StoreError, StoreResult};
 use sqlx::{PgConnection, PgPool, Row};
 
 pub(super) async fn register_city(
@@ -91,28 +91,7 @@ pub(super) async fn register_city(
     Ok(())
 }
 
-pub(super) async fn write_batch(
-    pool: &PgPool,
-    batch: &IngestBatch,
-    dead_letter_limit: u32,
-) -> StoreResult<BatchOutcome> {
-    let mut outcome = BatchOutcome {
-        readings_new: vec![false; batch.readings.len()],
-        alerts_new: vec![false; batch.alerts.len()],
-    };
-    if batch.is_empty() {
-        return Ok(outcome);
-    }
-    let mut tx = pool.begin().await?;
-    insert_readings(&mut tx, batch, &mut outcome.readings_new).await?;
-    upsert_latest(&mut tx, batch).await?;
-    insert_alerts(&mut tx, batch, &mut outcome.alerts_new).await?;
-    insert_dead_letters(&mut tx, batch, dead_letter_limit).await?;
-    tx.commit().await?;
-    Ok(outcome)
-}
-
-async fn insert_readings(
+pub(super) async fn insert_readings(
     conn: &mut PgConnection,
     batch: &IngestBatch,
     new: &mut [bool],
@@ -138,20 +117,12 @@ async fn insert_readings(
     .fetch_all(&mut *conn)
     .await?;
     for row in inserted {
-        let sensor: &str = row.try_get(0)?;
-        let metric: &str = row.try_get(1)?;
-        let time = from_pg(row.try_get::<DateTime<Utc>, _>(2)?).micros();
-        let i = distinct.position(sensor, metric, time).ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "insert returned a reading not in the batch: {sensor}/{metric}@{time}"
-            ))
-        })?;
-        new[i] = true;
+        distinct.mark_new(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, new)?;
     }
     Ok(())
 }
 
-async fn upsert_latest(conn: &mut PgConnection, batch: &IngestBatch) -> StoreResult<()> {
+pub(super) async fn upsert_latest(conn: &mut PgConnection, batch: &IngestBatch) -> StoreResult<()> {
     let newest = newest_per_metric(&batch.readings);
     if newest.is_empty() {
         return Ok(());
@@ -176,7 +147,7 @@ async fn upsert_latest(conn: &mut PgConnection, batch: &IngestBatch) -> StoreRes
     Ok(())
 }
 
-async fn insert_alerts(
+pub(super) async fn insert_alerts(
     conn: &mut PgConnection,
     batch: &IngestBatch,
     new: &mut [bool],
@@ -242,26 +213,15 @@ async fn insert_alerts(
     .fetch_all(&mut *conn)
     .await?;
     for row in inserted {
-        let id: &str = row.try_get(0)?;
-        let i = distinct.position(id).ok_or_else(|| {
-            StoreError::Corrupt(format!("insert returned an alert not in the batch: {id}"))
-        })?;
-        new[i] = true;
+        distinct.mark_new(row.try_get(0)?, new)?;
     }
     Ok(())
 }
 
-async fn insert_dead_letters(
+pub(super) async fn insert_dead_letters(
     conn: &mut PgConnection,
-    batch: &IngestBatch,
-    limit: u32,
+    letters: &[DeadLetter],
 ) -> StoreResult<()> {
-    if batch.dead_letters.is_empty() {
-        return Ok(());
-    }
-    // Only the newest `limit` can survive the trim below; skip writing the rest.
-    let skip = batch.dead_letters.len().saturating_sub(limit as usize);
-    let letters = &batch.dead_letters[skip..];
     let times = letters
         .iter()
         .map(|d| to_pg(d.received_at))
@@ -295,9 +255,5 @@ async fn insert_dead_letters(
     .bind(letters.iter().map(|d| d.raw.as_slice()).collect::<Vec<_>>())
     .execute(&mut *conn)
     .await?;
-    sqlx::query("DELETE FROM dead_letters WHERE id <= (SELECT max(id) FROM dead_letters) - $1")
-        .bind(i64::from(limit))
-        .execute(&mut *conn)
-        .await?;
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! Parameters: `?1` from and `?2` to (µs, the period `[from, to)`), `?3` district, `?4`
 //! street, `?5` department (each NULL for no restriction).
 
+use super::evaluation_rows::counted;
 use crate::model::Timestamp;
 use crate::store::evaluation::{p90, sort_rows};
 use crate::store::{EvaluationGroup, EvaluationRow, EvaluationScope, StoreResult};
@@ -130,7 +131,7 @@ pub(super) async fn evaluation(
     };
     // One read transaction: both statements see the same snapshot.
     let mut tx = pool.begin().await?;
-    let counted = bind(counts_sql).fetch_all(&mut *tx).await?;
+    let found = bind(counts_sql).fetch_all(&mut *tx).await?;
     let timed = bind(durations_sql).fetch_all(&mut *tx).await?;
     tx.commit().await?;
 
@@ -146,25 +147,14 @@ pub(super) async fn evaluation(
         v.sort_by(f64::total_cmp);
         p90(&v)
     };
-    let mut rows = Vec::with_capacity(counted.len());
-    for row in &counted {
-        let group: Option<String> = row.try_get("grp")?;
+    let mut rows = Vec::with_capacity(found.len());
+    for row in &found {
+        let counts = counted(row)?;
         rows.push(
             EvaluationRow {
-                acknowledge_p90_secs: p90_of(&group, "acknowledge"),
-                close_p90_secs: p90_of(&group, "close"),
-                group,
-                filed: row.try_get("filed")?,
-                due: row.try_get("due")?,
-                closed: row.try_get("closed")?,
-                closed_on_time: row.try_get("closed_on_time")?,
-                rework: row.try_get("rework")?,
-                extended: row.try_get("extended")?,
-                overdue: row.try_get("overdue")?,
-                suspended: row.try_get("suspended")?,
-                acknowledge_mean_secs: row.try_get("acknowledge_mean")?,
-                close_mean_secs: row.try_get("close_mean")?,
-                ..Default::default()
+                acknowledge_p90_secs: p90_of(&counts.group, "acknowledge"),
+                close_p90_secs: p90_of(&counts.group, "close"),
+                ..counts
             }
             .with_rates(by),
         );

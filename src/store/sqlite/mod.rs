@@ -179,18 +179,7 @@ macro_rules! greatest {
         "MAX"
     };
 }
-mod incidents {
-    include!("../common/incidents.rs");
-}
-mod readings {
-    include!("../common/readings.rs");
-}
-mod reports {
-    include!("../common/reports.rs");
-}
-mod users {
-    include!("../common/users.rs");
-}
+shared_sql!();
 
 impl SqliteStore {
     fn writer(&self) -> &SqlitePool {
@@ -201,18 +190,9 @@ impl SqliteStore {
         &self.reader
     }
 
-    /// The registry, for the shared [`ReadingStore::register_city`].
-    async fn write_registry(
-        &self,
-        sensors: &[SensorInfo],
-        cameras: &[CameraInfo],
-    ) -> StoreResult<()> {
-        write::register_city(&self.writer, sensors, cameras).await
-    }
-
-    /// A batch, for the shared [`ReadingStore::write_batch`].
-    async fn write_ingest_batch(&self, batch: &IngestBatch) -> StoreResult<BatchOutcome> {
-        write::write_batch(&self.writer, batch, self.dead_letter_limit).await
+    /// What a batch needs before its transaction: nothing here.
+    async fn prepare_batch(&self, _batch: &IngestBatch) -> StoreResult<()> {
+        Ok(())
     }
 
     /// A transaction for a change.

@@ -3,28 +3,15 @@
 //! are constant: read the keys' open incidents, update the changed ones, insert the new
 //! ones, append the events, upsert and delete rule state.
 
-use super::SqliteStore;
 use super::incidents::incident;
 use crate::model::{Incident, IncidentEvent};
 use crate::store::ReportRecord;
 use crate::store::StoreResult;
-use crate::store::rule_write::{self, RuleOutcome, RuleWrite, StepTx};
+use crate::store::rule_write::{RuleWrite, StepTx};
 use serde_json::json;
 
-impl SqliteStore {
-    /// One rules step in one transaction (`IncidentStore::write_rules`).
-    pub(super) async fn write_rule_step(&self, step: &RuleWrite) -> StoreResult<RuleOutcome> {
-        if step.is_empty() {
-            return Ok(RuleOutcome::default());
-        }
-        rule_write::write(Step(self.begin_write().await?), step).await
-    }
-}
-
-struct Step(sqlx::Transaction<'static, sqlx::Sqlite>);
-
 #[async_trait::async_trait]
-impl StepTx for Step {
+impl StepTx for sqlx::Transaction<'static, sqlx::Sqlite> {
     async fn lock_open(&mut self, keys: &[&str]) -> StoreResult<Vec<Incident>> {
         Ok(sqlx::query(concat!(
             "SELECT ",
@@ -33,14 +20,14 @@ impl StepTx for Step {
             not_final!()
         ))
         .bind(json!(keys).to_string())
-        .fetch_all(&mut *self.0)
+        .fetch_all(&mut **self)
         .await?
         .iter()
         .map(incident)
         .collect::<StoreResult<Vec<_>>>()?)
     }
     async fn record_report(&mut self, report: &ReportRecord) -> StoreResult<()> {
-        super::reports::record_report(&mut self.0, report).await
+        super::reports::record_report(self, report).await
     }
     async fn update(&mut self, rows: &[Incident]) -> StoreResult<()> {
         if rows.is_empty() {
@@ -69,7 +56,7 @@ impl StepTx for Step {
              FROM json_each(?) AS u WHERE incidents.id = u.value->>0",
         )
         .bind(serde_json::Value::Array(set).to_string())
-        .execute(&mut *self.0)
+        .execute(&mut **self)
         .await?;
         Ok(())
     }
@@ -114,7 +101,7 @@ impl StepTx for Step {
              FROM json_each(?) AS n ORDER BY n.key"
         ))
         .bind(serde_json::Value::Array(set).to_string())
-        .execute(&mut *self.0)
+        .execute(&mut **self)
         .await?;
         Ok(())
     }
@@ -142,7 +129,7 @@ impl StepTx for Step {
              e.value->>6 FROM json_each(?) AS e ORDER BY e.key",
         )
         .bind(serde_json::Value::Array(set).to_string())
-        .execute(&mut *self.0)
+        .execute(&mut **self)
         .await?;
         Ok(())
     }
@@ -159,18 +146,18 @@ impl StepTx for Step {
                  updated_at = excluded.updated_at",
             )
             .bind(json!(upserts).to_string())
-            .execute(&mut *self.0)
+            .execute(&mut **self)
             .await?;
         }
         if !deletes.is_empty() {
             sqlx::query("DELETE FROM rule_state WHERE key IN (SELECT value FROM json_each(?))")
                 .bind(json!(deletes).to_string())
-                .execute(&mut *self.0)
+                .execute(&mut **self)
                 .await?;
         }
         Ok(())
     }
     async fn commit(self) -> StoreResult<()> {
-        Ok(self.0.commit().await?)
+        Ok(sqlx::Transaction::commit(self).await?)
     }
 }

@@ -1,9 +1,10 @@
-//! The SQLite write path: registry upserts and the per-batch transaction.
+//! The SQLite write path: registry upserts and the statements of a batch (the batch's
+//! transaction is `store/common/readings.rs`).
 
 use super::BEGIN_WRITE;
-use crate::model::{CameraInfo, SensorInfo};
+use crate::model::{CameraInfo, DeadLetter, SensorInfo};
 use crate::store::batch::{DistinctAlerts, DistinctReadings, newest_per_metric};
-use crate::store::{BatchOutcome, IngestBatch, StoreError, StoreResult};
+use crate::store::{IngestBatch, StoreError, StoreResult};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 /// Rows per multi-row INSERT. 4 binds a reading keeps a statement far under SQLite's
@@ -73,28 +74,7 @@ pub(super) async fn register_city(
     Ok(())
 }
 
-pub(super) async fn write_batch(
-    pool: &SqlitePool,
-    batch: &IngestBatch,
-    dead_letter_limit: u32,
-) -> StoreResult<BatchOutcome> {
-    let mut outcome = BatchOutcome {
-        readings_new: vec![false; batch.readings.len()],
-        alerts_new: vec![false; batch.alerts.len()],
-    };
-    if batch.is_empty() {
-        return Ok(outcome);
-    }
-    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-    insert_readings(&mut tx, batch, &mut outcome.readings_new).await?;
-    upsert_latest(&mut tx, batch).await?;
-    insert_alerts(&mut tx, batch, &mut outcome.alerts_new).await?;
-    insert_dead_letters(&mut tx, batch, dead_letter_limit).await?;
-    tx.commit().await?;
-    Ok(outcome)
-}
-
-async fn insert_readings(
+pub(super) async fn insert_readings(
     conn: &mut SqliteConnection,
     batch: &IngestBatch,
     new: &mut [bool],
@@ -117,21 +97,16 @@ async fn insert_readings(
             .fetch_all(&mut *conn)
             .await?;
         for row in rows {
-            let sensor: &str = row.try_get(0)?;
-            let metric: &str = row.try_get(1)?;
-            let time: i64 = row.try_get(2)?;
-            let i = distinct.position(sensor, metric, time).ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "insert returned a reading not in the batch: {sensor}/{metric}@{time}"
-                ))
-            })?;
-            new[i] = true;
+            distinct.mark_new(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, new)?;
         }
     }
     Ok(())
 }
 
-async fn upsert_latest(conn: &mut SqliteConnection, batch: &IngestBatch) -> StoreResult<()> {
+pub(super) async fn upsert_latest(
+    conn: &mut SqliteConnection,
+    batch: &IngestBatch,
+) -> StoreResult<()> {
     let newest = newest_per_metric(&batch.readings);
     for chunk in newest.chunks(READING_CHUNK) {
         let mut qb = QueryBuilder::<Sqlite>::new(
@@ -153,7 +128,7 @@ async fn upsert_latest(conn: &mut SqliteConnection, batch: &IngestBatch) -> Stor
     Ok(())
 }
 
-async fn insert_alerts(
+pub(super) async fn insert_alerts(
     conn: &mut SqliteConnection,
     batch: &IngestBatch,
     new: &mut [bool],
@@ -181,39 +156,28 @@ async fn insert_alerts(
         });
         qb.push(" ON CONFLICT DO NOTHING RETURNING source_id");
         for row in qb.build().fetch_all(&mut *conn).await? {
-            let id: &str = row.try_get(0)?;
-            let i = distinct.position(id).ok_or_else(|| {
-                StoreError::Corrupt(format!("insert returned an alert not in the batch: {id}"))
-            })?;
-            new[i] = true;
+            distinct.mark_new(row.try_get(0)?, new)?;
         }
     }
     Ok(())
 }
 
-async fn insert_dead_letters(
+pub(super) async fn insert_dead_letters(
     conn: &mut SqliteConnection,
-    batch: &IngestBatch,
-    limit: u32,
+    letters: &[DeadLetter],
 ) -> StoreResult<()> {
-    if batch.dead_letters.is_empty() {
-        return Ok(());
-    }
-    // Only the newest `limit` can survive the trim below; skip writing the rest.
-    let skip = batch.dead_letters.len().saturating_sub(limit as usize);
-    for d in &batch.dead_letters[skip..] {
-        sqlx::query("INSERT INTO dead_letters (received_at, source, reason, detail, raw) VALUES (?, ?, ?, ?, ?)")
-            .bind(d.received_at.micros())
-            .bind(d.source.as_str())
-            .bind(d.reason.as_str())
-            .bind(d.detail.as_str())
-            .bind(d.raw.as_slice())
-            .execute(&mut *conn)
-            .await?;
-    }
-    sqlx::query("DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - ?")
-        .bind(i64::from(limit))
+    for d in letters {
+        sqlx::query(
+            "INSERT INTO dead_letters (received_at, source, reason, detail, raw) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(d.received_at)
+        .bind(d.source.as_str())
+        .bind(d.reason.as_str())
+        .bind(d.detail.as_str())
+        .bind(d.raw.as_slice())
         .execute(&mut *conn)
         .await?;
+    }
     Ok(())
 }
