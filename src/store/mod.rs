@@ -69,6 +69,12 @@ macro_rules! shared_sql {
                 "/src/store/common/reports.rs"
             ));
         }
+        mod store {
+            include!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/store/common/store.rs"
+            ));
+        }
         mod users {
             include!(concat!(
                 env!("CARGO_MANIFEST_DIR"),

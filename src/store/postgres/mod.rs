@@ -81,6 +81,8 @@ fn to_pg(t: Timestamp) -> StoreResult<DateTime<Utc>> {
 // this backend's types.
 type Db = sqlx::Postgres;
 type This = PgStore;
+/// For logs and `/readyz`.
+const BACKEND: &str = "postgres";
 type Conn = sqlx::PgConnection;
 type DbRow = sqlx::postgres::PgRow;
 /// Row-locks what a `SELECT` reads until the transaction ends.
@@ -119,30 +121,5 @@ impl PgStore {
     /// A transaction for a change.
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Db>> {
         self.pool.begin().await
-    }
-}
-
-#[async_trait]
-impl Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl EvaluationStore for PgStore {
-    async fn evaluation(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-        by: EvaluationGroup,
-        scope: &EvaluationScope,
-    ) -> StoreResult<Vec<EvaluationRow>> {
-        evaluation::evaluation(&self.pool, from, to, by, scope).await
     }
 }

@@ -30,7 +30,6 @@ mod types;
 mod write;
 
 use super::*;
-use crate::model::*;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -165,6 +164,8 @@ fn create_parent_dir(file: &std::path::Path) -> StoreResult<()> {
 // this backend's types.
 type Db = sqlx::Sqlite;
 type This = SqliteStore;
+/// For logs and `/readyz`.
+const BACKEND: &str = "sqlite";
 type Conn = sqlx::SqliteConnection;
 type DbRow = sqlx::sqlite::SqliteRow;
 /// Row-locks what a `SELECT` reads until the transaction ends.
@@ -198,31 +199,6 @@ impl SqliteStore {
     /// A transaction for a change.
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Db>> {
         self.writer.begin_with(BEGIN_WRITE).await
-    }
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl EvaluationStore for SqliteStore {
-    async fn evaluation(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-        by: EvaluationGroup,
-        scope: &EvaluationScope,
-    ) -> StoreResult<Vec<EvaluationRow>> {
-        evaluation::evaluation(&self.reader, from, to, by, scope).await
     }
 }
 
