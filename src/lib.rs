@@ -5,18 +5,21 @@
 //!
 //! ```text
 //! sensors (MQTT) ─┐
-//! video AI alerts ├─> ingest ─> spatial ─> incidents ─> store ─> live ─> /ws
-//! (MQTT, webhook) ┘   decode    enrich      (threshold   (SQLite |       pages
-//!                     validate              seam)         Postgres)
+//! video AI alerts ├─> ingest ─> pipeline ───────────────────────────> store ─> live ─> /ws
+//! (MQTT, webhook) ┘   decode    batches, rules step, incident step    (SQLite |       pages
+//!                     validate  (spatial enriches, incidents commit)   Postgres)
 //! ```
 //!
 //! - [`model`]: domain types that cross stages (ids, readings, alerts, incidents).
 //! - [`config`]: the one typed configuration, from defaults, TOML and `CITYOPS_*`.
 //! - [`clock`]: the clock every timer reads; tests and replays drive it.
 //! - [`spatial`]: the city (districts, streets, grids, sensors, cameras) and its indexes.
-//! - [`ingest`]: MQTT and webhook intake, payload decoding, validation, batching, acks.
-//! - [`incidents`]: turns readings into incidents (a thin threshold seam for now).
-//! - [`store`]: the `Store` seam with SQLite and PostgreSQL implementations.
+//! - [`ingest`]: MQTT and webhook intake, payload decoding and validation, up to its queue.
+//! - [`pipeline`]: the batching writer, the rules step and acknowledgements after commit.
+//! - [`rules`]: the rules engine and its files.
+//! - [`incidents`]: the one handle for incident changes, the closed loop, the desk, reports.
+//! - [`store`]: the storage seam, a trait per concern, with SQLite and PostgreSQL
+//!   implementations sharing their common SQL.
 //! - [`live`]: the live hub: snapshot + ordered deltas to WebSocket clients.
 //! - [`api`]: HTTP routes (REST, `/ws`, health, metrics, pages).
 //! - [`auth`]: users, password logins, sessions, the `Authenticated` extractor.
@@ -33,6 +36,7 @@ pub mod incidents;
 pub mod ingest;
 pub mod live;
 pub mod model;
+pub mod pipeline;
 pub mod rules;
 pub mod server;
 pub mod sim;

@@ -5,12 +5,10 @@
 use crate::broker::EmbeddedBroker;
 use crate::clock::SharedClock;
 use crate::config::{BrokerChoice, Config};
-use crate::incidents::RulesStage;
 use crate::incidents::desk::Desk;
-use crate::ingest::{
-    Decoder, IngestStatus, Limits, MqttIntake, TopicPattern, Writer, WriterSettings,
-};
+use crate::ingest::{Decoder, Limits, MqttIntake, TopicPattern};
 use crate::live::LiveHub;
+use crate::pipeline::{IngestStatus, RulesStage, Writer, WriterSettings};
 use crate::spatial::City;
 use crate::store;
 use anyhow::Context;
@@ -383,7 +381,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
 
 /// Reloads the rules on SIGHUP until `stop`; the outcome or the errors go to the log.
 async fn reload_on_sighup(
-    reload: tokio::sync::mpsc::Sender<crate::ingest::ReloadRequest>,
+    reload: tokio::sync::mpsc::Sender<crate::pipeline::ReloadRequest>,
     stop: CancellationToken,
 ) {
     #[cfg(unix)]

@@ -20,8 +20,9 @@ mod ws;
 pub use error::ApiError;
 pub use serve::serve;
 
-use crate::ingest::{Decoder, Envelope, IngestStatus};
+use crate::ingest::Decoder;
 use crate::live::LiveHandle;
+use crate::pipeline::{Envelope, IngestStatus};
 use crate::spatial::City;
 use crate::store::SharedStore;
 use axum::Router;
@@ -41,7 +42,7 @@ pub struct AppState {
     /// The writer queue, for the video-alert webhook.
     pub ingest: mpsc::Sender<Envelope>,
     /// Rule reload requests, answered by the rules stage.
-    pub reload: mpsc::Sender<crate::ingest::ReloadRequest>,
+    pub reload: mpsc::Sender<crate::pipeline::ReloadRequest>,
     pub metrics: PrometheusHandle,
     pub max_body_bytes: usize,
     /// Logins, sessions and the `/ws` origin check (`crate::auth`).

@@ -2,12 +2,14 @@
 //! reports. [`Incidents`] (`handle.rs`) is the one way any of them commits a change, and
 //! the one place that announces it.
 //!
-//! [`RulesStage`] owns the engine. The ingest writer drives it with each stored batch
-//! and with clock ticks, so incident changes are committed before the messages that
-//! caused them are acknowledged.
+//! The pipeline (`crate::pipeline`) drives the rules with each stored batch and with clock
+//! ticks and commits their actions through the handle ([`rule_write`] turns them into one
+//! step), so incident changes are committed before the messages that caused them are
+//! acknowledged.
 
 pub mod act;
 mod apply;
+pub(crate) use apply::rule_write;
 pub mod calendar;
 pub mod catalog;
 pub mod desk;
@@ -16,8 +18,6 @@ pub mod lifecycle;
 pub mod limits;
 pub mod reports;
 pub mod routing;
-mod stage;
 mod toml_reader;
 
 pub use handle::Incidents;
-pub use stage::{ReloadOutcome, RulesStage};

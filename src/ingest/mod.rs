@@ -27,7 +27,6 @@ mod scalar;
 pub mod senml;
 pub mod topic;
 pub mod validate;
-mod writer;
 
 #[cfg(test)]
 mod alert_tests;
@@ -49,9 +48,6 @@ pub use mqtt::MqttIntake;
 pub use route::{Decoder, Route};
 pub use topic::{Captures, TopicError, TopicPattern};
 pub use validate::{Validated, validate_decoded, validate_sensor_message};
-pub use writer::{
-    Ack, Envelope, IngestStatus, IntakeSession, ReloadRequest, WriteReply, Writer, WriterSettings,
-};
 
 use crate::model::RejectReason;
 

@@ -18,9 +18,9 @@
 //! `max_inflight_messages`, see `deploy/mosquitto.conf`).
 
 use super::events;
-use super::writer::{Ack, Envelope, IngestStatus};
 use super::{Decoder, Route};
 use crate::config::MqttConfig;
+use crate::pipeline::{Ack, Envelope, IngestStatus};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,8 +44,8 @@ pub struct MqttIntake {
 
 impl MqttIntake {
     /// What the writer needs to acknowledge this session's messages.
-    pub fn handle(&self) -> super::IntakeSession {
-        super::IntakeSession {
+    pub fn handle(&self) -> crate::pipeline::IntakeSession {
+        crate::pipeline::IntakeSession {
             client: self.client.clone(),
             generation: Arc::clone(&self.generation),
         }

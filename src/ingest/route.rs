@@ -3,10 +3,10 @@
 //! every rejection into a counted, rate-limited-logged dead letter.
 
 use super::events;
-use super::writer::{Ack, Envelope};
 use super::{Limits, Rejection, TopicPattern, validate_sensor_message, validate_video_alert};
 use crate::clock::SharedClock;
 use crate::model::{DeadLetter, Reading, RejectReason, VideoAlert};
+use crate::pipeline::{Ack, Envelope};
 use crate::spatial::City;
 use bytes::Bytes;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Evaluation: readings, video alerts and clock ticks in, incident [`Action`]s out.
 //!
-//! The engine is synchronous and owns all rule state; one task (the ingest writer)
+//! The engine is synchronous and owns all rule state; one task (the pipeline's writer)
 //! drives it, so there are no locks on the hot path. Everything runs on event time:
 //! a reading's own timestamp moves its sensor's state, and `tick(now)` (the clock:
 //! the wall when live, the data when replaying) runs the timers — `for:` durations,

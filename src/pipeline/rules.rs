@@ -1,9 +1,8 @@
-//! The rules stage: the engine, its rule directory and the applier, driven by the
-//! ingest writer (batches, ticks, reloads).
+//! The rules step: the engine, its rule directory and the applier, driven by the
+//! writer (batches, ticks, reloads).
 
-use super::Incidents;
-use super::apply::rule_write;
 use crate::config::RulesConfig;
+use crate::incidents::{Incidents, rule_write};
 use crate::model::{Incident, Reading, Timestamp, VideoAlert};
 use crate::rules::{Action, Engine, RuleErrors, RuleSet, load_dir};
 use crate::spatial::City;
