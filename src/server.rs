@@ -164,6 +164,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
     let hub_stop = CancellationToken::new();
     let (live_tx, live, hub_task) = LiveHub::start(
         &store,
+        &city,
         clock.clone(),
         Duration::from_millis(config.live.tick_ms),
         config.live.history,
