@@ -11,7 +11,9 @@
 # and `open <secs> <incidents not closed>`; at the end the simulator's counts (load mode)
 # and a summary with the readings stored. `SOAK_PROFILE=debug` uses debug binaries (the
 # smoke run in scripts/test.sh: `SOAK_PROFILE=debug scripts/soak.sh 200 5 1`);
-# `SOAK_BUILD=0` skips the release build.
+# `SOAK_BUILD=0` skips the release build. `SOAK_SENSORS=N` runs on a city generated with N
+# sensors (and `SOAK_CAMERAS`, default N/10, cameras) instead of `city/demo`: memory at
+# city scale is `SOAK_SENSORS=100000 SOAK_DEMO=1 scripts/soak.sh - 300 30`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +35,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+city="city/demo"
+if [ -n "${SOAK_SENSORS:-}" ]; then
+    city="$work/city"
+    "$bin/sensors-sim" city --out "$city" --sensors "$SOAK_SENSORS" \
+        --cameras "${SOAK_CAMERAS:-$((SOAK_SENSORS / 10))}" >/dev/null
+fi
+export CITYOPS_CITY_DIR="$city"
+
 # A wall user of the run's own database reads the open incidents.
 password="$(head -c 24 /dev/urandom | base64)"
 "$bin/cityops" user add --data "$work/data" --role wall soak --password-stdin \
@@ -43,7 +53,7 @@ serve_args=(serve --http 127.0.0.1:0 --mqtt 127.0.0.1:0 --data "$work/data")
 cpid=$!
 pids+=("$cpid")
 line=""
-for _ in $(seq 1 300); do
+for _ in $(seq 1 600); do
     line="$(grep -m1 '^cityops listening' "$work/out" || true)"
     [ -n "$line" ] && break
     kill -0 "$cpid" 2>/dev/null || { cat "$work/err" >&2; exit 1; }
@@ -84,7 +94,7 @@ if [ "$demo" = 1 ]; then
 else
     # `sensors-sim run` publishes QoS 1 and counts what the broker acknowledged; the
     # server counts what it stored.
-    "$bin/sensors-sim" run --mqtt "$mqtt" --rate "$rate" --duration "$secs" --anomaly-rate 0 \
+    "$bin/sensors-sim" run --city "$city" --mqtt "$mqtt" --rate "$rate" --duration "$secs" --anomaly-rate 0 \
         >"$work/sim" 2>&1 || { cat "$work/sim" >&2; exit 1; }
     tail -n 3 "$work/sim"
 fi

@@ -15,9 +15,10 @@ echo "== tests"
 # The integration tests start the cityops binary; build it (and the simulator) first.
 cargo build --workspace --bins --locked
 
-echo "== soak script smoke runs (5 s each: under load, and the demo alone)"
+echo "== soak script smoke runs (5 s each: under load, the demo alone, a generated city)"
 SOAK_PROFILE=debug bash scripts/soak.sh 200 5 1 | tail -n 1
 SOAK_DEMO=1 SOAK_PROFILE=debug bash scripts/soak.sh - 5 1 | tail -n 1
+SOAK_SENSORS=2000 SOAK_DEMO=1 SOAK_PROFILE=debug bash scripts/soak.sh - 5 1 | tail -n 1
 
 echo "== load script smoke runs (2 s each; a run that loses a reading fails)"
 LOAD_PROFILE=debug bash scripts/load.sh embedded 200 2 1 | tail -n 4

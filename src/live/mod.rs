@@ -15,7 +15,8 @@
 
 use crate::clock::SharedClock;
 use crate::model::{Incident, IncidentId, Reading, SensorId, Timestamp, VideoAlert};
-use crate::store::SharedStore;
+use crate::spatial::City;
+use crate::store::{LatestValue, SharedStore, StoreError};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -95,7 +96,44 @@ struct Message<'a> {
     alerts: Option<Vec<&'a VideoAlert>>,
 }
 
-type ValueKey = (SensorId, String);
+/// A sensor metric. The metric's name is shared (`Metrics`): a city has a handful of
+/// metric names and up to millions of keys.
+type ValueKey = (SensorId, Arc<str>);
+
+/// The distinct metric names seen, so each key holds a shared name, not its own copy.
+#[derive(Default)]
+struct Metrics(std::collections::HashSet<Arc<str>>);
+
+impl Metrics {
+    fn intern(&mut self, name: &str) -> Arc<str> {
+        if let Some(n) = self.0.get(name) {
+            return n.clone();
+        }
+        let n: Arc<str> = Arc::from(name);
+        self.0.insert(n.clone());
+        n
+    }
+}
+
+/// The newest stored value of every sensor metric of `city`, read one sensor kind at a
+/// time: `Store::sensors` returns whole registry rows, and a city's worth of them at
+/// once (100 000 sensors) cost about 150 MB for a moment at start, which the allocator
+/// then kept (`docs/performance.md`, "Memory at city scale"). Sensors of kinds the city
+/// no longer has are left out.
+pub async fn stored_latest(
+    store: &SharedStore,
+    city: &City,
+) -> Result<Vec<(SensorId, LatestValue)>, StoreError> {
+    let kinds: std::collections::BTreeSet<&str> = city.sensors().map(|s| s.kind.as_str()).collect();
+    let mut out = Vec::new();
+    for kind in kinds {
+        for s in store.sensors(Some(kind), None).await? {
+            let id = s.info.id;
+            out.extend(s.latest.into_iter().map(|v| (id.clone(), v)));
+        }
+    }
+    Ok(out)
+}
 
 pub struct LiveHub {
     epoch: String,
@@ -103,6 +141,7 @@ pub struct LiveHub {
     tick: Duration,
     history_cap: usize,
     seq: u64,
+    metrics: Metrics,
     values: HashMap<ValueKey, (Timestamp, f64)>,
     incidents: BTreeMap<IncidentId, Incident>,
     alerts: VecDeque<VideoAlert>,
@@ -119,6 +158,7 @@ impl LiveHub {
     /// input and a handle for subscribers.
     pub async fn start(
         store: &SharedStore,
+        city: &City,
         clock: SharedClock,
         tick: Duration,
         history: usize,
@@ -132,11 +172,10 @@ impl LiveHub {
         ),
         crate::store::StoreError,
     > {
+        let mut metrics = Metrics::default();
         let mut values = HashMap::new();
-        for s in store.sensors(None, None).await? {
-            for v in s.latest {
-                values.insert((s.info.id.clone(), v.metric), (v.time, v.value));
-            }
+        for (id, v) in stored_latest(store, city).await? {
+            values.insert((id, metrics.intern(&v.metric)), (v.time, v.value));
         }
         let incidents = store
             .incidents(&crate::store::IncidentFilter {
@@ -157,6 +196,7 @@ impl LiveHub {
             tick,
             history_cap: history,
             seq: 0,
+            metrics,
             values,
             incidents,
             alerts,
@@ -202,7 +242,7 @@ impl LiveHub {
         match ev {
             LiveEvent::Readings(rs) => {
                 for r in rs {
-                    let key = (r.sensor, r.metric);
+                    let key = (r.sensor, self.metrics.intern(&r.metric));
                     let newer = self.values.get(&key).is_none_or(|(t, _)| *t <= r.time);
                     if newer {
                         self.values.insert(key.clone(), (r.time, r.value));

@@ -54,10 +54,8 @@ impl RulesStage {
             .unwrap_or(i64::MAX / 1000)
             .saturating_mul(1000);
         let mut engine = Engine::new(Arc::new(rules), city.clone(), lateness, now);
-        for s in store.sensors(None, None).await? {
-            for v in &s.latest {
-                engine.seed_last_seen(s.info.id.as_str(), v.time);
-            }
+        for (id, v) in crate::live::stored_latest(store, &city).await? {
+            engine.seed_last_seen(id.as_str(), v.time);
         }
         let stale = engine.restore_state(&store.rule_state().await?);
         let deletions: Vec<(String, Option<String>)> =

@@ -72,7 +72,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
     let city = stages::load_city(&config)?;
     let (store, demo_users) = stages::open_store(&config, &data_dir, &city, &clock).await?;
     let broker = stages::start_broker(&config, listeners.broker)?;
-    let live = stages::start_live(&config, &store, &clock).await?;
+    let live = stages::start_live(&config, &store, &city, &clock).await?;
     let incidents = Incidents::new(store.clone(), live.tx.clone());
     let intake = stages::intake(&config, &city, &clock, &broker)?;
     let desk = stages::start_desk(&config, &city, &incidents, &clock)?;

@@ -166,11 +166,13 @@ pub(super) struct Live {
 pub(super) async fn start_live(
     config: &Config,
     store: &SharedStore,
+    city: &Arc<City>,
     clock: &SharedClock,
 ) -> anyhow::Result<Live> {
     let stop = CancellationToken::new();
     let (tx, handle, task) = LiveHub::start(
         store,
+        city,
         clock.clone(),
         Duration::from_millis(config.live.tick_ms),
         config.live.history,

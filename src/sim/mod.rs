@@ -7,7 +7,7 @@
 
 mod model;
 
-use crate::model::{SensorInfo, Timestamp};
+use crate::model::{CameraInfo, Location, SensorInfo, Timestamp};
 use crate::spatial::City;
 use model::Behaviour;
 use rand::rngs::SmallRng;
@@ -38,10 +38,10 @@ pub struct Message {
     pub readings: Vec<(usize, &'static str, Timestamp)>,
 }
 
-/// What the generator needs to know of one sensor.
+/// What the generator needs to know of one sensor. Its topic is made per message rather
+/// than kept: a city has up to hundreds of thousands of sensors.
 struct SimSensor {
     info: Arc<SensorInfo>,
-    topic: String,
     behaviour: Behaviour,
     /// Readings left in the current anomaly; 0 = normal.
     anomaly_left: u32,
@@ -51,15 +51,16 @@ struct SimSensor {
     phase: f64,
 }
 
-struct SimCamera {
-    id: String,
-    topic: String,
+/// `city/{district}/{layer}/{id}`, the topic a sensor or camera publishes on.
+fn topic(layer: &str, location: &Location, id: &str) -> String {
+    let district = location.district.as_deref().unwrap_or("none");
+    format!("city/{district}/{layer}/{id}")
 }
 
 /// Generates readings and alerts for a city's sensors and cameras.
 pub struct Generator {
     sensors: Vec<SimSensor>,
-    cameras: Vec<SimCamera>,
+    cameras: Vec<Arc<CameraInfo>>,
     /// Visiting order: a seeded shuffle, walked round-robin.
     order: Vec<usize>,
     next: usize,
@@ -90,11 +91,6 @@ impl Generator {
         let sensors: Vec<SimSensor> = city
             .sensors()
             .map(|s| SimSensor {
-                topic: format!(
-                    "city/{}/sensors/{}",
-                    s.location.district.as_deref().unwrap_or("none"),
-                    s.id
-                ),
                 behaviour: Behaviour::of(&s.kind),
                 anomaly_left: 0,
                 in_storm: false,
@@ -102,17 +98,7 @@ impl Generator {
                 info: Arc::clone(s),
             })
             .collect();
-        let cameras = city
-            .cameras()
-            .map(|c| SimCamera {
-                id: c.id.to_string(),
-                topic: format!(
-                    "city/{}/video/{}",
-                    c.location.district.as_deref().unwrap_or("none"),
-                    c.id
-                ),
-            })
-            .collect();
+        let cameras = city.cameras().cloned().collect();
         let mut order: Vec<usize> = (0..sensors.len()).collect();
         order.shuffle(&mut rng);
         Self {
@@ -239,7 +225,7 @@ impl Generator {
             payload.push_str("}}");
         }
         Message {
-            topic: s.topic.clone(),
+            topic: topic("sensors", &s.info.location, s.info.id.as_str()),
             payload,
             readings: values.iter().map(|(m, _)| (index, *m, time)).collect(),
         }
@@ -298,14 +284,14 @@ impl Generator {
         let confidence = (self.rng.random_range(0.55..0.99f64) * 100.0).round() / 100.0;
         let payload = serde_json::json!({
             "id": format!("sim-{}-{}-{}", self.seed, now.micros(), self.alerts),
-            "camera_id": c.id,
+            "camera_id": c.id.as_str(),
             "event_type": event,
             "confidence": confidence,
             "time": now.to_rfc3339(),
         })
         .to_string();
         Some(Message {
-            topic: c.topic.clone(),
+            topic: topic("video", &c.location, c.id.as_str()),
             payload,
             readings: Vec::new(),
         })

@@ -4,6 +4,7 @@
 use super::error::{CityError, FeatureProblem};
 use super::geometry;
 use super::index::{AreaIndex, PointIndex, Projection};
+use super::layer::{LayerFile, json_error, props, str_prop};
 use super::{Area, City, CityInfo, Layers};
 use crate::model::{CameraId, CameraInfo, Location, MetricSpec, SensorId, SensorInfo};
 use geo::MultiPolygon;
@@ -59,85 +60,6 @@ impl CitySources {
     }
 }
 
-fn json_error(file: &Path, e: &serde_json::Error) -> CityError {
-    CityError::Json {
-        file: file.to_path_buf(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
-    }
-}
-
-/// One layer file, parsed into features; `file` is only used in errors.
-struct LayerFile<'a> {
-    file: PathBuf,
-    text: &'a str,
-}
-
-impl LayerFile<'_> {
-    fn features(&self) -> Result<Vec<Feature>, CityError> {
-        let not_fc = |message: &str| CityError::NotFeatureCollection {
-            file: self.file.clone(),
-            message: message.to_string(),
-        };
-        let root: Value =
-            serde_json::from_str(self.text).map_err(|e| json_error(&self.file, &e))?;
-        let Value::Object(mut root) = root else {
-            return Err(not_fc("the top level is not an object"));
-        };
-        if root.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
-            return Err(not_fc("\"type\" is not \"FeatureCollection\""));
-        }
-        let Some(Value::Array(items)) = root.remove("features") else {
-            return Err(not_fc("\"features\" is missing or not an array"));
-        };
-        // Parse feature by feature so an error can name the one at fault.
-        items
-            .into_iter()
-            .enumerate()
-            .map(|(index, v)| {
-                let id = v
-                    .get("properties")
-                    .and_then(|p| p.get("code").or_else(|| p.get("id")))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                serde_json::from_value::<Feature>(v).map_err(|e| CityError::Feature {
-                    file: self.file.clone(),
-                    index,
-                    id,
-                    problem: FeatureProblem::InvalidFeature(e.to_string()),
-                })
-            })
-            .collect()
-    }
-
-    fn err(&self, index: usize, id: Option<&str>, problem: FeatureProblem) -> CityError {
-        CityError::Feature {
-            file: self.file.clone(),
-            index,
-            id: id.map(str::to_owned),
-            problem,
-        }
-    }
-}
-
-fn props(f: &Feature) -> Result<&JsonObject, FeatureProblem> {
-    f.properties
-        .as_ref()
-        .ok_or(FeatureProblem::MissingProperties)
-}
-
-fn str_prop<'a>(p: &'a JsonObject, key: &'static str) -> Result<&'a str, FeatureProblem> {
-    match p.get(key) {
-        None | Some(Value::Null) => Err(FeatureProblem::MissingProperty(key)),
-        Some(Value::String(s)) if !s.is_empty() => Ok(s),
-        Some(_) => Err(FeatureProblem::WrongType {
-            property: key,
-            expected: "a non-empty string",
-        }),
-    }
-}
-
 /// An area layer in the making: its features and a code → index map.
 struct AreaLayer {
     areas: Vec<Area>,
@@ -154,25 +76,27 @@ enum Parents<'p> {
 }
 
 fn load_areas(layer: &LayerFile<'_>, parents: Parents<'_>) -> Result<AreaLayer, CityError> {
-    let features = layer.features()?;
     let mut out = AreaLayer {
-        areas: Vec::with_capacity(features.len()),
-        shapes: Vec::with_capacity(features.len()),
-        by_code: HashMap::with_capacity(features.len()),
+        areas: Vec::new(),
+        shapes: Vec::new(),
+        by_code: HashMap::new(),
     };
-    for (index, f) in features.iter().enumerate() {
+    layer.for_each_feature(|index, f| {
         let code = f
             .properties
             .as_ref()
             .and_then(|p| p.get("code"))
             .and_then(Value::as_str);
         let fail = |problem| layer.err(index, code, problem);
-        let area = area_feature(f, parents, &out.by_code).map_err(fail)?;
+        let area = area_feature(&f, parents, &out.by_code).map_err(fail)?;
         let shape = geometry::area(f.geometry.as_ref()).map_err(fail)?;
         out.by_code.insert(area.code.clone(), index);
         out.areas.push(area);
         out.shapes.push(shape);
-    }
+        Ok(())
+    })?;
+    out.areas.shrink_to_fit();
+    out.shapes.shrink_to_fit();
     Ok(out)
 }
 
@@ -338,84 +262,82 @@ fn metrics(p: &JsonObject) -> Result<Vec<MetricSpec>, FeatureProblem> {
     Ok(out)
 }
 
-fn load_sensors(
+/// A point layer (sensors or cameras): its items in file order and an id → index map.
+type PointLayer<Id, T> = (Vec<Arc<T>>, HashMap<Id, u32>);
+
+/// Reads a point layer; `build` makes an item from its properties, its id and its
+/// `(lon, lat)`.
+fn load_points<Id, T>(
     layer: &LayerFile<'_>,
-    areas: &AreaLayers,
-) -> Result<Vec<Arc<SensorInfo>>, CityError> {
-    let features = layer.features()?;
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(features.len());
-    let mut out = Vec::with_capacity(features.len());
-    for (index, f) in features.iter().enumerate() {
-        let id = f
-            .properties
-            .as_ref()
-            .and_then(|p| p.get("id"))
-            .and_then(Value::as_str);
-        let fail = |problem| layer.err(index, id, problem);
-        let sensor = (|| {
-            let p = props(f)?;
+    new_id: fn(&str) -> Id,
+    mut build: impl FnMut(&JsonObject, Id, (f64, f64)) -> Result<T, FeatureProblem>,
+) -> Result<PointLayer<Id, T>, CityError>
+where
+    Id: Clone + Eq + std::hash::Hash + std::borrow::Borrow<str>,
+{
+    let mut by_id: HashMap<Id, u32> = HashMap::new();
+    let mut out = Vec::new();
+    layer.for_each_feature(|index, f| {
+        let item = (|| {
+            let p = props(&f)?;
             let id = str_prop(p, "id")?;
-            if let Some(&first_index) = seen.get(id) {
+            if let Some(&first_index) = by_id.get(id) {
                 return Err(FeatureProblem::Duplicate {
                     what: "id",
-                    first_index,
+                    first_index: first_index as usize,
                 });
             }
             let pt = geometry::point(f.geometry.as_ref())?;
+            let id = new_id(id);
+            Ok((id.clone(), build(p, id, (pt.x(), pt.y()))?))
+        })();
+        let (id, item) = item.map_err(|problem| {
+            let id = f.properties.as_ref().and_then(|p| p.get("id"));
+            layer.err(index, id.and_then(Value::as_str), problem)
+        })?;
+        by_id.insert(id, out.len() as u32);
+        out.push(Arc::new(item));
+        Ok(())
+    })?;
+    out.shrink_to_fit();
+    by_id.shrink_to_fit();
+    Ok((out, by_id))
+}
+
+fn load_sensors(
+    layer: &LayerFile<'_>,
+    areas: &AreaLayers,
+) -> Result<PointLayer<SensorId, SensorInfo>, CityError> {
+    load_points(
+        layer,
+        |id| SensorId::new(id),
+        |p, id, (lon, lat)| {
             Ok(SensorInfo {
-                id: SensorId::new(id),
+                id,
                 kind: str_prop(p, "kind")?.to_owned(),
                 name: str_prop(p, "name")?.to_owned(),
                 metrics: metrics(p)?,
-                location: point_location(p, pt.x(), pt.y(), areas)?,
+                location: point_location(p, lon, lat, areas)?,
             })
-        })()
-        .map_err(fail)?;
-        if let Some(id) = id {
-            seen.insert(id, index);
-        }
-        out.push(Arc::new(sensor));
-    }
-    Ok(out)
+        },
+    )
 }
 
 fn load_cameras(
     layer: &LayerFile<'_>,
     areas: &AreaLayers,
-) -> Result<Vec<Arc<CameraInfo>>, CityError> {
-    let features = layer.features()?;
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(features.len());
-    let mut out = Vec::with_capacity(features.len());
-    for (index, f) in features.iter().enumerate() {
-        let id = f
-            .properties
-            .as_ref()
-            .and_then(|p| p.get("id"))
-            .and_then(Value::as_str);
-        let fail = |problem| layer.err(index, id, problem);
-        let camera = (|| {
-            let p = props(f)?;
-            let id = str_prop(p, "id")?;
-            if let Some(&first_index) = seen.get(id) {
-                return Err(FeatureProblem::Duplicate {
-                    what: "id",
-                    first_index,
-                });
-            }
-            let pt = geometry::point(f.geometry.as_ref())?;
+) -> Result<PointLayer<CameraId, CameraInfo>, CityError> {
+    load_points(
+        layer,
+        |id| CameraId::new(id),
+        |p, id, (lon, lat)| {
             Ok(CameraInfo {
-                id: CameraId::new(id),
+                id,
                 name: str_prop(p, "name")?.to_owned(),
-                location: point_location(p, pt.x(), pt.y(), areas)?,
+                location: point_location(p, lon, lat, areas)?,
             })
-        })()
-        .map_err(fail)?;
-        if let Some(id) = id {
-            seen.insert(id, index);
-        }
-        out.push(Arc::new(camera));
-    }
-    Ok(out)
+        },
+    )
 }
 
 fn load_info(file: PathBuf, text: &str) -> Result<CityInfo, CityError> {
@@ -477,8 +399,8 @@ pub(super) fn build(dir: &Path, src: CitySources) -> Result<City, CityError> {
         streets,
         grids,
     };
-    let sensors = load_sensors(&layer(SENSORS_FILE, &src.sensors), &areas)?;
-    let cameras = load_cameras(&layer(CAMERAS_FILE, &src.cameras), &areas)?;
+    let (sensors, sensor_by_id) = load_sensors(&layer(SENSORS_FILE, &src.sensors), &areas)?;
+    let (cameras, camera_by_id) = load_cameras(&layer(CAMERAS_FILE, &src.cameras), &areas)?;
 
     let projection = Projection::new(info.center.0, info.center.1);
     let sensor_points = PointIndex::new(
@@ -489,14 +411,6 @@ pub(super) fn build(dir: &Path, src: CitySources) -> Result<City, CityError> {
         projection,
         cameras.iter().map(|c| (c.location.lon, c.location.lat)),
     );
-    let sensor_by_id = sensors
-        .iter()
-        .map(|s| (s.id.clone(), Arc::clone(s)))
-        .collect();
-    let camera_by_id = cameras
-        .iter()
-        .map(|c| (c.id.clone(), Arc::clone(c)))
-        .collect();
     let AreaLayers {
         districts,
         streets,

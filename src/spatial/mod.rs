@@ -10,12 +10,13 @@
 //! - [`City::nearest_cameras`], [`City::cameras_within`] and the sensor twins: distances in
 //!   metres in a local projection ([`index::Projection`]).
 //!
-//! Files: `load.rs` (reading and checks), `geometry.rs` (GeoJSON → geo), `index.rs`
+//! Files: `load.rs` (reading and checks), `layer.rs` (a layer file, feature by feature), `geometry.rs` (GeoJSON → geo), `index.rs`
 //! (R-trees), `error.rs`, `testcity.rs` (a generated city for tests and benches).
 
 mod error;
 mod geometry;
 pub mod index;
+mod layer;
 mod load;
 pub mod testcity;
 #[cfg(test)]
@@ -86,8 +87,9 @@ pub struct City {
     /// File order, for stable iteration.
     sensors: Vec<Arc<SensorInfo>>,
     cameras: Vec<Arc<CameraInfo>>,
-    sensor_by_id: HashMap<SensorId, Arc<SensorInfo>>,
-    camera_by_id: HashMap<CameraId, Arc<CameraInfo>>,
+    /// Id → index in `sensors` / `cameras`.
+    sensor_by_id: HashMap<SensorId, u32>,
+    camera_by_id: HashMap<CameraId, u32>,
     sensor_points: PointIndex,
     camera_points: PointIndex,
     layers: Layers,
@@ -126,13 +128,15 @@ impl City {
     /// A sensor by id; no allocation.
     #[inline]
     pub fn sensor(&self, id: &str) -> Option<&Arc<SensorInfo>> {
-        self.sensor_by_id.get(id)
+        let &i = self.sensor_by_id.get(id)?;
+        self.sensors.get(i as usize)
     }
 
     /// A camera by id; no allocation.
     #[inline]
     pub fn camera(&self, id: &str) -> Option<&Arc<CameraInfo>> {
-        self.camera_by_id.get(id)
+        let &i = self.camera_by_id.get(id)?;
+        self.cameras.get(i as usize)
     }
 
     /// Sensors in file order.

@@ -24,7 +24,9 @@ mod video;
 use super::compile::{Body, Rule};
 use super::load::RuleSet;
 use super::template::Vars;
-use crate::model::{CameraInfo, Location, Reading, SensorInfo, Severity, Timestamp, VideoAlert};
+use crate::model::{
+    CameraId, CameraInfo, Location, Reading, SensorId, SensorInfo, Severity, Timestamp, VideoAlert,
+};
 use crate::spatial::City;
 use correlate::CorrEvent;
 use metrics::counter;
@@ -128,9 +130,10 @@ pub struct Engine {
     /// How far behind a sensor's newest reading a reading may be and still count.
     lateness: i64,
     sensors: Vec<SensorSlot>,
-    sensor_ix: HashMap<Arc<str>, u32>,
+    /// Keys share the registry's id strings (`SensorId` is an `Arc<str>`).
+    sensor_ix: HashMap<SensorId, u32>,
     cameras: Vec<(Arc<CameraInfo>, Box<[Route]>)>,
-    camera_ix: HashMap<Arc<str>, u32>,
+    camera_ix: HashMap<CameraId, u32>,
     /// Grid codes, for correlation keys.
     grids: Vec<String>,
     grid_ix: HashMap<String, u32>,
@@ -170,10 +173,10 @@ impl Engine {
         lateness_micros: i64,
         start: Timestamp,
     ) -> Self {
-        let mut sensors = Vec::new();
-        let mut sensor_ix = HashMap::new();
+        let mut sensors = Vec::with_capacity(city.sensors().len());
+        let mut sensor_ix = HashMap::with_capacity(city.sensors().len());
         for s in city.sensors() {
-            sensor_ix.insert(Arc::from(s.id.as_str()), sensors.len() as u32);
+            sensor_ix.insert(s.id.clone(), sensors.len() as u32);
             sensors.push(SensorSlot {
                 info: s.clone(),
                 newest: i64::MIN,
@@ -184,10 +187,10 @@ impl Engine {
                 routes: Box::new([]),
             });
         }
-        let mut cameras = Vec::new();
-        let mut camera_ix = HashMap::new();
+        let mut cameras = Vec::with_capacity(city.cameras().len());
+        let mut camera_ix = HashMap::with_capacity(city.cameras().len());
         for c in city.cameras() {
-            camera_ix.insert(Arc::from(c.id.as_str()), cameras.len() as u32);
+            camera_ix.insert(c.id.clone(), cameras.len() as u32);
             cameras.push((c.clone(), Box::from([])));
         }
         let grids: Vec<String> = city.grids().iter().map(|g| g.code.clone()).collect();
