@@ -143,6 +143,20 @@ pub fn demo_start(data: &Path) -> Vec<(String, String)> {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
-    let _ = child.wait();
+    // A shutdown that hangs fails here with a reason instead of at the runner's timeout.
+    let pid = child.id();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(child.wait());
+    });
+    if done_rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .is_err()
+    {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        panic!("serve --demo did not stop within 60 s of SIGTERM");
+    }
     users
 }
