@@ -23,15 +23,15 @@
 //! - [`live`]: the live hub: snapshot + ordered deltas to WebSocket clients.
 //! - [`api`]: HTTP routes (REST, `/ws`, health, metrics, pages).
 //! - [`auth`]: users, password logins, sessions, the `Authenticated` extractor.
-//! - [`broker`]: the embedded MQTT broker.
+//! - [`endpoint`]: the embedded MQTT endpoint devices connect to.
 //! - [`server`]: wires the stages together and shuts them down in order.
 
 pub mod api;
 pub mod auth;
-pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod endpoint;
 pub mod incidents;
 pub mod ingest;
 pub mod live;

@@ -155,16 +155,13 @@ fn main() -> std::process::ExitCode {
     use tracing_subscriber::prelude::*;
     return_large_blocks_to_the_system();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,rumqttd=warn,sqlx=warn".into());
-    // The broker watch sees rumqttd's events whatever the log filter lets through: they
-    // are how the embedded broker reports its listener and the clients it drops.
+        .unwrap_or_else(|_| "info,sqlx=warn".into());
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
                 .with_filter(filter),
         )
-        .with(cityops::broker::watch::layer())
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {

@@ -1,6 +1,6 @@
 //! End to end: the real `cityops serve` on port 0, fed over MQTT, observed through the
 //! store (REST), the live feed (`/ws`) and the incidents it raises. Once on embedded
-//! defaults (rumqttd + SQLite), once on Mosquitto + PostgreSQL.
+//! defaults (the embedded MQTT endpoint + SQLite), once on Mosquitto + PostgreSQL.
 
 mod common;
 

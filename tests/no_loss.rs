@@ -1,7 +1,7 @@
 //! Nothing acknowledged is lost: readings published while cityops is stopped, while its
 //! database is unreachable, or around a SIGKILL, are all stored once it is back —
-//! counted exactly, none twice. These need an external broker with a persistent session
-//! (Mosquitto): the embedded broker lives and dies with the process.
+//! counted exactly, none twice, through an external broker with a persistent session
+//! (Mosquitto). The embedded endpoint's own guarantee is in `tests/endpoint.rs`.
 
 mod common;
 

@@ -7,9 +7,10 @@ use std::net::SocketAddr;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MqttConfig {
-    /// `embedded` runs the in-process broker; `mqtt://host:port` uses an external one.
+    /// `embedded`: devices connect to cityops itself (`src/endpoint`); `mqtt://host:port`
+    /// uses an external broker.
     pub broker: String,
-    /// Listener of the embedded broker; port 0 picks a free one (logged).
+    /// Listener of the embedded endpoint; port 0 picks a free one (logged).
     pub embedded_listen: SocketAddr,
     /// Client id of the ingest session. The session is persistent (clean session off),
     /// so it must be stable across restarts and unique per node.
@@ -21,19 +22,20 @@ pub struct MqttConfig {
     /// Topic patterns carrying video-AI alerts; `{camera_id}` names the camera.
     pub video_topics: Vec<String>,
     pub keep_alive_secs: u64,
-    /// Most unacknowledged QoS 1 messages the broker may send us at once. Acks wait
-    /// for the store, so this bounds what is held in memory and caps throughput.
+    /// Most unacknowledged QoS 1 messages an external broker may send one intake session,
+    /// and a device may have waiting on the embedded endpoint. Acks wait for the store, so
+    /// this bounds what is held in memory and caps throughput.
     pub inflight: u16,
     /// Parallel intake sessions sharing the subscriptions (`$share/<client_id>-<n>/...`).
     /// Each may have `inflight` messages outstanding, so more sessions mean bigger
-    /// batches under load (the embedded broker allows only 100 per session). The first
-    /// session's client id is `client_id`, the others `client_id-1`, `client_id-2`, ...
-    /// 0 = automatic: 16 on the embedded broker, 8 on an external one.
+    /// batches under load. The first session's client id is `client_id`, the others
+    /// `client_id-1`, `client_id-2`, ... 0 = automatic (8). Not used on the embedded
+    /// endpoint.
     pub sessions: u16,
     /// Reconnect backoff: first delay and ceiling, in milliseconds.
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
-    /// Largest MQTT packet, in bytes: the embedded broker's listener refuses (disconnects)
+    /// Largest MQTT packet, in bytes: the embedded endpoint refuses (disconnects)
     /// a client sending a larger one, counted in `cityops_mqtt_refused_total`; the ingest
     /// session accepts packets this size (plus a topic) from any broker. Must be above
     /// `ingest.max_payload_bytes`, so that everything in between reaches ingest and is

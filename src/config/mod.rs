@@ -122,12 +122,13 @@ impl Config {
         Ok(config)
     }
 
-    /// How many intake sessions to run (`mqtt.sessions`, or its automatic value).
+    /// How many intake sessions to run (`mqtt.sessions`, or its automatic value): none on
+    /// the embedded endpoint, where devices connect to cityops itself.
     pub fn intake_sessions(&self) -> u16 {
         match (self.mqtt.sessions, self.mqtt.broker.trim() == "embedded") {
-            (0, true) => 16,
+            (_, true) => 0,
             (0, false) => 8,
-            (n, _) => n,
+            (n, false) => n,
         }
     }
 

@@ -91,12 +91,7 @@ fn bad_values_are_rejected_with_their_key() {
             "mqtt.sensor_topics",
         ),
         ("CITYOPS_MQTT_SESSIONS", "65", "mqtt.sessions"),
-        // 16 automatic sessions × 1000 in flight do not fit in 15 000.
-        (
-            "CITYOPS_INGEST_QUEUE_CAPACITY",
-            "15000",
-            "ingest.queue_capacity",
-        ),
+        ("CITYOPS_INGEST_QUEUE_CAPACITY", "0", "queue_capacity"),
         ("CITYOPS_DEMO_ANOMALY_RATE", "1.5", "demo.anomaly_rate"),
         ("CITYOPS_AUTH_SESSION_HOURS", "0", "auth.session_hours"),
         (
@@ -115,12 +110,23 @@ fn bad_values_are_rejected_with_their_key() {
             .to_string();
         assert!(msg.contains(key), "{var}={value}: {msg}");
     }
+    // On an external broker 8 automatic sessions × 1000 in flight do not fit in 5 000.
+    let msg = Config::load(
+        None,
+        env(&[
+            ("CITYOPS_MQTT_BROKER", "mqtt://127.0.0.1:1883"),
+            ("CITYOPS_INGEST_QUEUE_CAPACITY", "5000"),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(msg.contains("ingest.queue_capacity"), "{msg}");
 }
 
 #[test]
 fn automatic_intake_sessions_follow_the_broker() {
     let mut c = Config::default();
-    assert_eq!(c.intake_sessions(), 16);
+    assert_eq!(c.intake_sessions(), 0, "the embedded endpoint needs none");
     c.mqtt.broker = "mqtt://127.0.0.1:1883".into();
     assert_eq!(c.intake_sessions(), 8);
     c.mqtt.sessions = 3;

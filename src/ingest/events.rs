@@ -82,7 +82,7 @@ pub fn register() {
     );
     describe_counter!(
         "cityops_mqtt_refused_total",
-        "Client connections the embedded broker dropped, by reason (too_large: a packet above mqtt.max_packet_bytes)."
+        "Client connections the embedded MQTT endpoint dropped, by reason (too_large: a packet above mqtt.max_packet_bytes)."
     );
     for reason in BrokerRefusal::ALL {
         counter!("cityops_mqtt_refused_total", "reason" => reason.as_str()).increment(0);
@@ -176,7 +176,7 @@ pub fn broker_error(msg: &str) {
     }
 }
 
-/// Why the embedded broker's listener refused (disconnected) a client.
+/// Why the embedded endpoint refused (disconnected) a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BrokerRefusal {
     /// A packet above `mqtt.max_packet_bytes`: the device is disconnected before its
@@ -200,7 +200,7 @@ impl BrokerRefusal {
     }
 }
 
-/// The embedded broker dropped a client's connection; `detail` is rumqttd's error.
+/// The embedded endpoint dropped a client's connection; `detail` is the codec's error.
 pub fn broker_refused(reason: BrokerRefusal, detail: &str) {
     counter!("cityops_mqtt_refused_total", "reason" => reason.as_str()).increment(1);
     static LIMIT: std::sync::LazyLock<RateLimit> = std::sync::LazyLock::new(RateLimit::new);
@@ -209,7 +209,7 @@ pub fn broker_refused(reason: BrokerRefusal, detail: &str) {
             reason = reason.as_str(),
             detail,
             suppressed,
-            "embedded MQTT broker dropped a client connection"
+            "embedded MQTT endpoint dropped a client connection"
         );
     }
 }

@@ -37,6 +37,8 @@ pub enum Ack {
         pkid: u16,
         generation: u64,
     },
+    /// A QoS 1 or 2 message from a device on the embedded endpoint.
+    Device(crate::endpoint::DeviceAck),
     /// A caller waiting for the outcome (the HTTP webhook).
     Reply(oneshot::Sender<WriteReply>),
 }

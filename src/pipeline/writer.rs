@@ -334,6 +334,7 @@ impl Writer {
                     pkid,
                     generation,
                 } => unsent.send(&self.mqtt, session, pkid, generation),
+                Ack::Device(a) => a.send(),
                 Ack::Reply(tx) => {
                     let reply = match e.dead_letters.first() {
                         Some(d) if e.alert.is_none() && n == 0 => {

@@ -71,10 +71,10 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
     let http_addr = listeners.http_addr;
     let city = stages::load_city(&config)?;
     let (store, demo_users) = stages::open_store(&config, &data_dir, &city, &clock).await?;
-    let broker = stages::start_broker(&config, listeners.broker)?;
+    let mut broker = stages::start_broker(&config, listeners.broker)?;
     let live = stages::start_live(&config, &store, &city, &clock).await?;
     let incidents = Incidents::new(store.clone(), live.tx.clone());
-    let intake = stages::intake(&config, &city, &clock, &broker)?;
+    let intake = stages::intake(&config, &city, &clock, &mut broker)?;
     let desk = stages::start_desk(&config, &city, &incidents, &clock)?;
     let pipeline = stages::start_pipeline(
         stages::PipelineInputs {
@@ -87,7 +87,8 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
             incidents: &incidents,
         },
         intake.sessions,
-        intake.rx,
+        intake.endpoint,
+        (intake.rx, intake.tx.clone(), intake.decoder.clone()),
         intake.status.clone(),
     )
     .await?;

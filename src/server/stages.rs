@@ -2,7 +2,6 @@
 //! need out, and how it stops. `server::start` calls them in order.
 
 use super::STEP_DEADLINE;
-use crate::broker::{EmbeddedBroker, Reserved as ReservedBroker};
 use crate::clock::SharedClock;
 use crate::config::{BrokerChoice, Config};
 use crate::incidents::Incidents;
@@ -50,7 +49,8 @@ impl Task {
 pub(super) struct Listeners {
     pub http: TcpListener,
     pub http_addr: SocketAddr,
-    pub broker: Option<ReservedBroker>,
+    /// The embedded MQTT endpoint's listener.
+    pub broker: Option<std::net::TcpListener>,
 }
 
 pub(super) async fn bind(config: &Config) -> anyhow::Result<Listeners> {
@@ -59,14 +59,13 @@ pub(super) async fn bind(config: &Config) -> anyhow::Result<Listeners> {
         .with_context(|| format!("cannot listen for HTTP on {}", config.http.listen))?;
     let http_addr = http.local_addr()?;
     let broker = match config.broker()? {
-        BrokerChoice::Embedded => Some(
-            EmbeddedBroker {
-                listen: config.mqtt.embedded_listen,
-                max_packet_size: config.mqtt.max_packet_bytes,
-                max_inflight: usize::from(config.mqtt.inflight),
-            }
-            .reserve()?,
-        ),
+        BrokerChoice::Embedded => {
+            let addr = config.mqtt.embedded_listen;
+            Some(
+                std::net::TcpListener::bind(addr)
+                    .with_context(|| format!("cannot listen for MQTT on {addr}"))?,
+            )
+        }
         BrokerChoice::External { .. } => None,
     };
     Ok(Listeners {
@@ -129,26 +128,30 @@ pub(super) struct Broker {
     pub port: u16,
     /// The embedded broker's address, when it runs one.
     pub embedded: Option<SocketAddr>,
+    /// The embedded endpoint's listener, until intake takes it.
+    pub listener: Option<std::net::TcpListener>,
 }
 
 pub(super) fn start_broker(
     config: &Config,
-    reserved: Option<ReservedBroker>,
+    reserved: Option<std::net::TcpListener>,
 ) -> anyhow::Result<Broker> {
     Ok(match (reserved, config.broker()?) {
         (Some(reserved), _) => {
-            let addr = reserved.start()?;
-            tracing::info!(%addr, "embedded MQTT broker listening");
+            let addr = reserved.local_addr()?;
+            tracing::info!(%addr, "embedded MQTT endpoint listening");
             Broker {
                 host: addr.ip().to_string(),
                 port: addr.port(),
                 embedded: Some(addr),
+                listener: Some(reserved),
             }
         }
         (None, BrokerChoice::External { host, port }) => Broker {
             host,
             port,
             embedded: None,
+            listener: None,
         },
         (None, BrokerChoice::Embedded) => {
             anyhow::bail!("the embedded broker's address was not reserved")
@@ -195,13 +198,15 @@ pub(super) struct Intake {
     pub tx: mpsc::Sender<Envelope>,
     pub rx: mpsc::Receiver<Envelope>,
     pub sessions: Vec<MqttIntake>,
+    /// The embedded endpoint, when devices connect to cityops itself.
+    pub endpoint: Option<(std::net::TcpListener, crate::endpoint::Settings)>,
 }
 
 pub(super) fn intake(
     config: &Config,
     city: &Arc<City>,
     clock: &SharedClock,
-    broker: &Broker,
+    broker: &mut Broker,
 ) -> anyhow::Result<Intake> {
     let patterns = |list: &[String]| -> anyhow::Result<Vec<TopicPattern>> {
         list.iter()
@@ -218,8 +223,22 @@ pub(super) fn intake(
         video_patterns: patterns(&config.mqtt.video_topics)?,
         dead_letter_raw_bytes: config.ingest.dead_letter_raw_bytes,
     });
+    let endpoint = broker.listener.take().map(|l| {
+        (
+            l,
+            crate::endpoint::Settings {
+                max_packet_bytes: config.mqtt.max_packet_bytes,
+                inflight: usize::from(config.mqtt.inflight),
+                max_connections: 10_000,
+                command_prefix: "devices".into(),
+            },
+        )
+    });
     let count = usize::from(config.intake_sessions());
     let status = IngestStatus::new(count);
+    if endpoint.is_some() {
+        status.set_broker(0, Ok(()));
+    }
     // Bounded; a full queue makes intake wait (never drop), so the broker holds the rest.
     let (tx, rx) = mpsc::channel(config.ingest.queue_capacity);
     let sessions = (0..count)
@@ -241,6 +260,7 @@ pub(super) fn intake(
         tx,
         rx,
         sessions,
+        endpoint,
     })
 }
 
@@ -305,9 +325,15 @@ pub(super) struct PipelineInputs<'a> {
 pub(super) async fn start_pipeline(
     i: PipelineInputs<'_>,
     sessions: Vec<MqttIntake>,
-    queue: mpsc::Receiver<Envelope>,
+    endpoint: Option<(std::net::TcpListener, crate::endpoint::Settings)>,
+    queue: (
+        mpsc::Receiver<Envelope>,
+        mpsc::Sender<Envelope>,
+        Arc<crate::ingest::Decoder>,
+    ),
     status: Arc<IngestStatus>,
 ) -> anyhow::Result<Pipeline> {
+    let (queue, queue_tx, decoder) = queue;
     let config = i.config;
     let rules = RulesStage::load(&config.rules, i.city.clone(), i.store, i.clock.now())
         .await
@@ -346,10 +372,21 @@ pub(super) async fn start_pipeline(
     };
     let intake_stop = CancellationToken::new();
     let intake = {
-        let tasks: Vec<_> = sessions
+        let mut tasks: Vec<_> = sessions
             .into_iter()
             .map(|s| tokio::spawn(s.run(intake_stop.clone(), done.clone())))
             .collect();
+        if let Some((listener, settings)) = endpoint {
+            listener.set_nonblocking(true)?;
+            let listener = TcpListener::from_std(listener)?;
+            tasks.push(tokio::spawn(crate::endpoint::serve(
+                listener,
+                settings,
+                decoder,
+                queue_tx,
+                intake_stop.clone(),
+            )));
+        }
         tokio::spawn(async move {
             futures::future::join_all(tasks).await;
         })

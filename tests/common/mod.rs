@@ -233,7 +233,7 @@ impl Cityops {
         .arg(&data_dir)
         .env("CITYOPS_CITY_DIR", demo_city())
         .env("CITYOPS_RULES_DIR", fixture_rules())
-        .env("RUST_LOG", "info,rumqttd=warn,sqlx=warn")
+        .env("RUST_LOG", "info,sqlx=warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
         // Fast batches keep the tests quick; production defaults are larger.

@@ -1,0 +1,125 @@
+//! The embedded MQTT endpoint: devices connect to cityops itself, and a QoS 1 PUBACK
+//! leaves only after the readings it carries are committed.
+//!
+//! Framing is rumqttc's MQTT codec (`rumqttc::mqttbytes`); this module is the session
+//! logic around it: CONNECT, keep-alive, wills, the device's own command topic, and the
+//! acknowledgement after commit ([`DeviceAck`], sent by the pipeline's writer).
+//!
+//! Backpressure: each connection may have at most `inflight` QoS 1 messages waiting for
+//! their commit (a semaphore); with all of them taken, or the writer's queue full, the
+//! connection stops reading its socket, so a slow or failing store slows the devices
+//! rather than growing memory.
+//!
+//! Not yet: MQTT 5 (the v5 codec is `rumqttc::v5::mqttbytes`), credentials, TLS.
+
+mod conn;
+
+use crate::ingest::Decoder;
+use crate::pipeline::Envelope;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// What a device connection may be sent by the rest of cityops.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// The QoS 1 message with this packet id is committed.
+    PubAck(u16),
+    /// The QoS 2 message with this packet id is committed.
+    PubRec(u16),
+    /// Anything the connection answers itself (CONNACK, SUBACK, PINGRESP...).
+    Packet(rumqttc::mqttbytes::v4::Packet),
+}
+
+/// The acknowledgement of one QoS 1 message, carried through the pipeline and sent
+/// after its commit. Dropping it unsent (the writer aborted, the connection is gone)
+/// frees its in-flight place; the device sends the message again.
+#[derive(Debug)]
+pub struct DeviceAck {
+    pkid: u16,
+    link: mpsc::UnboundedSender<Outbound>,
+    _permit: OwnedSemaphorePermit,
+    exactly_once: bool,
+}
+
+impl DeviceAck {
+    /// Queues the PUBACK on its connection; never waits.
+    pub fn send(self) {
+        let o = if self.exactly_once {
+            Outbound::PubRec(self.pkid)
+        } else {
+            Outbound::PubAck(self.pkid)
+        };
+        let _ = self.link.send(o);
+    }
+}
+
+/// Settings of the endpoint.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub max_packet_bytes: usize,
+    /// QoS 1 messages a connection may have waiting for their commit.
+    pub inflight: usize,
+    pub max_connections: usize,
+    /// Prefix of the topics a device may subscribe to: `<prefix>/<client id>/#`.
+    pub command_prefix: String,
+}
+
+/// Shared by every connection.
+pub(crate) struct Shared {
+    pub settings: Settings,
+    pub decoder: Arc<Decoder>,
+    pub queue: mpsc::Sender<Envelope>,
+    /// Live connection per client id (to close it when the same id connects again),
+    /// and the persistent sessions' subscriptions.
+    pub sessions: Mutex<HashMap<String, Session>>,
+}
+
+#[derive(Default)]
+pub(crate) struct Session {
+    /// The connection holding the id now, and the token that closes it.
+    pub live: Option<(u64, CancellationToken)>,
+    pub persistent: bool,
+    pub subscriptions: Vec<String>,
+}
+
+/// Accepts connections until `stop`; each runs on its own task.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    settings: Settings,
+    decoder: Arc<Decoder>,
+    queue: mpsc::Sender<Envelope>,
+    stop: CancellationToken,
+) {
+    let shared = Arc::new(Shared {
+        settings,
+        decoder,
+        queue,
+        sessions: Mutex::new(HashMap::new()),
+    });
+    let open = Arc::new(tokio::sync::Semaphore::new(shared.settings.max_connections));
+    loop {
+        let (socket, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            _ = stop.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(error = %e, "MQTT accept failed");
+                    continue;
+                }
+            },
+        };
+        let Ok(place) = open.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "MQTT connection refused: too many connections");
+            continue;
+        };
+        let _ = socket.set_nodelay(true);
+        let (shared, stop) = (shared.clone(), stop.clone());
+        tokio::spawn(async move {
+            conn::run(socket, peer, shared, stop).await;
+            drop(place);
+        });
+    }
+}
