@@ -96,24 +96,9 @@ async fn publish(p: &mut Publisher, sensors: &[DemoSensor], t0: f64, from: usize
     p.flush().await;
 }
 
-/// Readings of `sensors` that the API (a read connection) sees.
-async fn visible(c: &Cityops, sensors: &[DemoSensor]) -> usize {
-    let mut total = 0;
-    for s in sensors {
-        let path = format!(
-            "/api/v1/sensors/{}/readings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&limit=10000",
-            s.id
-        );
-        let (status, v) = c.get_json(&path).await;
-        assert_eq!(status, 200, "{path}: {v}");
-        total += v.as_array().map_or(0, Vec::len);
-    }
-    total
-}
-
 async fn wait_visible(c: &Cityops, sensors: &[DemoSensor], n: usize, what: &str) {
     eventually(&format!("{n} readings visible ({what})"), WAIT, || async {
-        let got = visible(c, sensors).await;
+        let got = readings_of(c, sensors).await;
         assert!(got <= n, "{got} readings visible, only {n} published");
         (got == n).then_some(())
     })
@@ -179,7 +164,7 @@ async fn full_disk_then_recovery(c: &Cityops, fs: &Tmpfs, strict: bool) {
     })
     .await;
     let counted = c.counter("cityops_readings_stored_total", "").await as usize;
-    let seen = visible(c, &sensors).await;
+    let seen = readings_of(c, &sensors).await;
     assert_eq!(
         counted, seen,
         "the server counts {counted} readings stored while readers see {seen}"

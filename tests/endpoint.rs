@@ -22,19 +22,6 @@ fn payload(sensors: &[DemoSensor], i: usize, t0: f64) -> (String, String) {
     (sensor_topic(s), p)
 }
 
-async fn stored(c: &Cityops, sensors: &[DemoSensor]) -> usize {
-    let mut total = 0;
-    for s in sensors {
-        let path = format!(
-            "/api/v1/sensors/{}/readings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&limit=10000",
-            s.id
-        );
-        let (_, v) = c.get_json(&path).await;
-        total += v.as_array().map_or(0, Vec::len);
-    }
-    total
-}
-
 /// A device publishing QoS 1 and counting the PUBACKs it gets.
 fn device(addr: std::net::SocketAddr, id: &str) -> (AsyncClient, Arc<AtomicUsize>) {
     let mut opts = MqttOptions::new(id, addr.ip().to_string(), addr.port());
@@ -98,7 +85,7 @@ async fn a_sigkill_loses_nothing_the_device_got_a_puback_for() {
 
     let c = Cityops::start(&spec);
     c.wait_ready().await;
-    let after_restart = stored(&c, &sensors).await;
+    let after_restart = readings_of(&c, &sensors).await;
     assert!(
         after_restart >= got_puback,
         "{got_puback} acknowledged, only {after_restart} stored"
@@ -117,5 +104,9 @@ async fn a_sigkill_loses_nothing_the_device_got_a_puback_for() {
         (acked.load(Ordering::SeqCst) >= N).then_some(())
     })
     .await;
-    assert_eq!(stored(&c, &sensors).await, N, "every reading stored once");
+    assert_eq!(
+        readings_of(&c, &sensors).await,
+        N,
+        "every reading stored once"
+    );
 }

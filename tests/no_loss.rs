@@ -31,22 +31,9 @@ async fn publish_readings(
     p.flush().await;
 }
 
-async fn stored(c: &Cityops, sensors: &[DemoSensor]) -> usize {
-    let mut total = 0;
-    for s in sensors {
-        let path = format!(
-            "/api/v1/sensors/{}/readings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&limit=10000",
-            s.id
-        );
-        let (_, v) = c.get_json(&path).await;
-        total += v.as_array().map_or(0, Vec::len);
-    }
-    total
-}
-
 async fn wait_stored(c: &Cityops, sensors: &[DemoSensor], n: usize) -> usize {
     eventually(&format!("{n} readings stored"), WAIT, || async {
-        let got = stored(c, sensors).await;
+        let got = readings_of(c, sensors).await;
         (got >= n).then_some(got)
     })
     .await
@@ -169,7 +156,7 @@ async fn sigkill_mid_stream_loses_nothing_acknowledged() {
     publish_readings(&mut p, &sensors, 1000, t0, 0).await;
     // Mid-stream: some stored, more in flight.
     eventually("the first readings stored", WAIT, || async {
-        (stored(&c, &sensors).await > 0).then_some(())
+        (readings_of(&c, &sensors).await > 0).then_some(())
     })
     .await;
     let more = tokio::spawn(async move {

@@ -63,22 +63,40 @@ pub(super) async fn run(
             return;
         }
     };
-    let client_id = connect.client_id.clone();
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // An empty client id is given one of its own, for a clean session only (MQTT 3.1.1
+    // 3.1.3-7/8): a persistent session needs a name to come back to.
+    let client_id = match (connect.client_id.is_empty(), connect.clean_session) {
+        (false, _) => connect.client_id.clone(),
+        (true, true) => format!("cityops-auto-{id}"),
+        (true, false) => return refuse(write, ConnectReturnCode::BadClientId).await,
+    };
     let mine = CancellationToken::new();
-    let session_present = {
+    let session = {
         let mut sessions = shared.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        let s = sessions.entry(client_id.clone()).or_default();
-        if let Some((_, old)) = s.live.replace((id, mine.clone())) {
-            old.cancel();
+        // Sessions are bounded: a stranger cycling client ids must not grow memory.
+        if !sessions.contains_key(&client_id) && sessions.len() >= super::MAX_SESSIONS {
+            sessions.retain(|_, s| s.live.is_some());
         }
-        let present = s.persistent && !connect.clean_session;
-        if !present {
-            s.subscriptions.clear();
+        if !sessions.contains_key(&client_id) && sessions.len() >= super::MAX_SESSIONS {
+            Err(ConnectReturnCode::ServiceUnavailable)
+        } else {
+            let s = sessions.entry(client_id.clone()).or_default();
+            if let Some((_, old)) = s.live.replace((id, mine.clone())) {
+                old.cancel();
+            }
+            let present = s.persistent && !connect.clean_session;
+            if !present {
+                s.subscriptions.clear();
+            }
+            s.persistent = !connect.clean_session;
+            Ok(present)
         }
-        s.persistent = !connect.clean_session;
-        present
+    };
+    let session_present = match session {
+        Ok(p) => p,
+        Err(code) => return refuse(write, code).await,
     };
     let (link, outbound) = mpsc::unbounded_channel();
     let writer = tokio::spawn(write_loop(write, outbound, mine.clone()));
@@ -231,6 +249,9 @@ impl Conn {
         if let Some(s) = sessions.get_mut(&self.client_id)
             && !s.subscriptions.iter().any(|f| f == filter)
         {
+            if s.subscriptions.len() >= super::MAX_SUBSCRIPTIONS {
+                return SubscribeReasonCode::Failure;
+            }
             s.subscriptions.push(filter.to_owned());
         }
         SubscribeReasonCode::Success(if qos == QoS::AtMostOnce {
@@ -254,6 +275,19 @@ impl Conn {
     fn send_now(&self, packet: Packet) {
         let _ = self.link.send(Outbound::Packet(packet));
     }
+}
+
+/// Answers a CONNECT with a refusal and closes.
+async fn refuse(mut write: OwnedWriteHalf, code: ConnectReturnCode) {
+    events::broker_refused(BrokerRefusal::ConnectFailed, &format!("{code:?}"));
+    let mut bytes = BytesMut::new();
+    if Packet::ConnAck(ConnAck::new(code, false))
+        .write(&mut bytes, usize::MAX)
+        .is_ok()
+    {
+        let _ = write.write_all(&bytes).await;
+    }
+    let _ = write.shutdown().await;
 }
 
 /// Reads the next packet, reading the socket as needed.

@@ -22,6 +22,12 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
 
+/// Most sessions kept (live connections and persistent sessions between connections);
+/// when full, sessions with no connection are dropped, then new client ids are refused.
+const MAX_SESSIONS: usize = 200_000;
+/// Most filters one device may hold (all under its own command topic).
+const MAX_SUBSCRIPTIONS: usize = 16;
+
 /// What a device connection may be sent by the rest of cityops.
 #[derive(Debug)]
 pub(crate) enum Outbound {

@@ -440,6 +440,21 @@ pub fn metric_value(text: &str, name: &str, labels: &str) -> f64 {
         .sum()
 }
 
+/// Readings of `sensors` that the API (a read connection) sees.
+pub async fn readings_of(c: &Cityops, sensors: &[DemoSensor]) -> usize {
+    let mut total = 0;
+    for s in sensors {
+        let path = format!(
+            "/api/v1/sensors/{}/readings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&limit=10000",
+            s.id
+        );
+        let (status, v) = c.get_json(&path).await;
+        assert_eq!(status, 200, "{path}: {v}");
+        total += v.as_array().map_or(0, Vec::len);
+    }
+    total
+}
+
 /// An MQTT publisher that waits for every PUBACK.
 pub struct Publisher {
     pub client: AsyncClient,
