@@ -7,6 +7,7 @@
 #   scripts/load.sh relay     [RATE] [SECONDS] [RUNS]   # Mosquitto alone: its ceiling
 #
 # Each run starts from a fresh database. Figures and their reading: docs/performance.md.
+# LOAD_PUBLISHERS sets the publishing connections (16).
 # LOAD_STORM=0.3 puts 30 % of the sensors into alarm for the whole run (a storm).
 # LOAD_PROFILE=debug uses the debug build (a quick smoke run, as scripts/test.sh does);
 # figures are only meaningful from the default release build.
@@ -117,7 +118,7 @@ for run in $(seq 1 "$runs"); do
     mqtt="$(sed -E 's/.*mqtt=([^ ]+).*/\1/' <<<"$line")"
     [ "$mqtt" = external ] && mqtt="127.0.0.1:$port"
     echo "== run $run: $mode, offered $rate/s for ${secs}s (cityops http=$http mqtt=$mqtt)"
-    if ! SENSORS_SIM_PASSWORD="$password" "$bin/sensors-sim" load --user load --storm "${LOAD_STORM:-0}" --mqtt "$mqtt" --http "http://$http" --rate "$rate" --duration "$secs"; then
+    if ! SENSORS_SIM_PASSWORD="$password" "$bin/sensors-sim" load ${LOAD_INFLIGHT:+--inflight $LOAD_INFLIGHT} --user load --storm "${LOAD_STORM:-0}" --publishers "${LOAD_PUBLISHERS:-16}" --mqtt "$mqtt" --http "http://$http" --rate "$rate" --duration "$secs"; then
         echo "-- cityops warnings and errors:" >&2
         grep -E 'WARN|ERROR' "$work/err" | tail -20 >&2 || true
         [ "$mode" = mosquitto ] && { echo "-- mosquitto log:" >&2; tail -20 "$work/mosq/log" >&2; }
@@ -126,6 +127,7 @@ for run in $(seq 1 "$runs"); do
     fi
     # Reconnects and store errors during the run explain most surprises.
     curl -s "http://$http/metrics" | grep -E '^cityops_(mqtt_connects_total|store_errors_total) ' || true
+    echo "cityops peak RSS: $(awk '/^VmHWM/ {print $2, $3}' "/proc/$cpid/status")"
     kill -INT "$cpid"
     wait "$cpid" || true
     unset 'pids[-1]'

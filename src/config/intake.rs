@@ -103,7 +103,7 @@ impl Default for IngestConfig {
             max_records: 1000,
             max_future_secs: 300,
             max_past_secs: 7 * 24 * 3600,
-            batch_max: 2000,
+            batch_max: 10_000,
             batch_linger_ms: 0,
             queue_capacity: 20_000,
             dead_letter_limit: 10_000,

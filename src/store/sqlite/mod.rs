@@ -42,6 +42,15 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_POOL_SIZE: u32 = 4;
 /// How long a caller waits for a free connection before the store reports itself down.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The writer's page cache (negative: KiB), 32 MiB. A batch of readings touches the
+/// newest page of every sensor it carries; with those pages in the cache a commit reads
+/// nothing back from the file.
+const WRITER_CACHE: &str = "-32768";
+/// WAL pages written before a checkpoint copies them into the database (16 384 pages,
+/// 64 MiB). Each commit rewrites every page its batch touched, so at a few thousand
+/// sensors one commit alone can exceed SQLite's default of 1 000 pages and every commit
+/// paid a checkpoint; with a larger WAL a page rewritten by many commits is copied once.
+const WAL_AUTOCHECKPOINT: &str = "16384";
 /// Transactions that read before they write take the write lock up front: a deferred one
 /// would fail with `SQLITE_BUSY` instead of waiting if another process wrote in between.
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
@@ -82,7 +91,12 @@ impl SqliteStore {
             // An in-memory database lives only as long as its connection.
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_with(options.clone())
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("cache_size", WRITER_CACHE)
+                    .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT),
+            )
             .await?;
         let reader = if in_memory {
             writer.clone()
