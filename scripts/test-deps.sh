@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs and starts what the tests need, idempotently, on a Debian 12 machine where we
-# are root: Mosquitto (the tests run their own instances; the packaged service is not
+# are root: Mosquitto and its command-line clients (the tests run their own instances; the packaged service is not
 # used) and PostgreSQL 15 with the test role and database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+# mosquitto_pub / mosquitto_sub: a second, independent MQTT client for the endpoint tests.
+command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v cargo-nextest >/dev/null 2>&1 || cargo nextest --version >/dev/null 2>&1 || need_nextest=1
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing ${need[*]}"

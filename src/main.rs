@@ -71,6 +71,19 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Set a device's MQTT password in a `mqtt.device_passwords` file (created if
+    /// missing; the device's line added or replaced). The password is read as for `user
+    /// add`. A running cityops reads the file when it starts.
+    DevicePassword {
+        /// The file (`name:argon2-hash` lines).
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// The device's MQTT user name.
+        name: String,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -185,6 +198,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Rules(cmd) => cli::rules::rules(config, cmd),
         Command::User { data, command } => cli::user::user(config, &data, command).await,
+        Command::DevicePassword {
+            file,
+            name,
+            password_stdin,
+        } => cli::user::device_password(&file, &name, password_stdin),
         Command::Serve {
             http,
             mqtt,

@@ -71,6 +71,43 @@ pub async fn user(config: Option<&PathBuf>, data: &Path, cmd: UserCommand) -> an
     Ok(())
 }
 
+/// `device-password`: sets `name`'s line in a device password file.
+pub fn device_password(file: &Path, name: &str, password_stdin: bool) -> anyhow::Result<()> {
+    use cityops::endpoint::DevicePasswords;
+    anyhow::ensure!(
+        !name.is_empty() && !name.contains([':', '\n', '\r']) && !name.starts_with('#'),
+        "a device name may not be empty, start with '#', or hold ':' or a line break"
+    );
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
+    };
+    // A file that does not parse now is not made worse without a word.
+    DevicePasswords::parse(&text).with_context(|| format!("in {}", file.display()))?;
+    let password = read_new_password(password_stdin)?;
+    let hash = cityops::auth::password::hash_blocking(&password)?;
+    let text = DevicePasswords::with_entry(&text, name, &hash);
+    let tmp = file.with_extension("new");
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        // Hashes, but still nobody else's business.
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        f.write_all(text.as_bytes())
+            .with_context(|| format!("writing {}", tmp.display()))?;
+    }
+    std::fs::rename(&tmp, file).with_context(|| format!("replacing {}", file.display()))?;
+    println!("password of device {name} set in {}", file.display());
+    Ok(())
+}
+
 /// A new password: one line of standard input when asked to or when it is not a
 /// terminal; else prompted for twice on the terminal, without echo.
 fn read_new_password(from_stdin: bool) -> anyhow::Result<String> {

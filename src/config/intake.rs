@@ -42,6 +42,13 @@ pub struct MqttConfig {
     /// dead-lettered as `oversize`. An external broker's own limit must not exceed it
     /// (Mosquitto: `max_packet_size`).
     pub max_packet_bytes: usize,
+    /// Embedded endpoint: devices open at once; more are refused (closed at once).
+    pub max_connections: usize,
+    /// Embedded endpoint: a file of `name:argon2-hash` lines (`cityops device-password`
+    /// writes them). When set, every device must log in with a listed name and its
+    /// password; unset, any client on the listener may publish (keep it on loopback or
+    /// a closed network then).
+    pub device_passwords: Option<std::path::PathBuf>,
 }
 
 impl Default for MqttConfig {
@@ -63,6 +70,8 @@ impl Default for MqttConfig {
             reconnect_min_ms: 200,
             reconnect_max_ms: 10_000,
             max_packet_bytes: 1 << 20,
+            max_connections: 10_000,
+            device_passwords: None,
         }
     }
 }

@@ -24,6 +24,9 @@ impl Config {
                 }
             }
         }
+        if self.mqtt.max_connections == 0 || self.mqtt.max_connections > 1 << 20 {
+            return bad("mqtt.max_connections", "must be between 1 and 1048576");
+        }
         if self.mqtt.inflight == 0 {
             return bad("mqtt.inflight", "must be at least 1");
         }

@@ -1,22 +1,19 @@
 //! One device connection: CONNECT, then publishes into the pipeline, acknowledged after
 //! their commit, until the device leaves, stops talking, or cityops stops.
 
-use super::{DeviceAck, Outbound, Shared};
+use super::wire::{self, ConnectCode, Granted, In, Out, QoS, ReadError, Version, Why};
+use super::{DeviceAck, Shared};
 use crate::ingest::Route;
 use crate::ingest::events::{self, BrokerRefusal};
 use crate::pipeline::Ack;
 use bytes::BytesMut;
-use rumqttc::mqttbytes::v4::{
-    ConnAck, ConnectReturnCode, Packet, PubAck, PubComp, PubRec, Publish, SubAck,
-    SubscribeReasonCode, UnsubAck,
-};
-use rumqttc::mqttbytes::{Error as CodecError, QoS};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -26,12 +23,25 @@ const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
 /// Why a connection ended.
 #[derive(Debug)]
 enum End {
-    /// DISCONNECT from the device: no will.
-    Clean,
+    /// DISCONNECT from the device: no will, unless it asked for it (5).
+    Clean { will: bool },
     /// Closed by cityops (stopping, or the same client id connected again): no will.
-    Closed,
+    Closed(Why),
     /// Anything else: the will goes out.
-    Lost(String),
+    Lost(String, Option<Why>),
+}
+
+impl End {
+    fn label(&self) -> &'static str {
+        match self {
+            End::Clean { .. } => "clean",
+            End::Closed(Why::TakenOver) => "taken_over",
+            End::Closed(_) => "closed",
+            End::Lost(_, Some(Why::KeepAlive)) => "keep_alive",
+            End::Lost(_, Some(_)) => "protocol_error",
+            End::Lost(_, None) => "lost",
+        }
+    }
 }
 
 pub(super) async fn run(
@@ -43,18 +53,26 @@ pub(super) async fn run(
     let (mut read, write) = socket.into_split();
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let max = shared.settings.max_packet_bytes;
-    let connect = match tokio::time::timeout(CONNECT_DEADLINE, next(&mut read, &mut buf, max)).await
-    {
-        Ok(Ok(Packet::Connect(c))) => c,
-        Ok(Ok(other)) => {
-            let e = format!("{peer}: first packet {other:?}, not CONNECT");
+    let first = tokio::time::timeout(
+        CONNECT_DEADLINE,
+        next(&mut read, &mut buf, |b| wire::read_connect(b, max)),
+    )
+    .await;
+    let connect = match first {
+        Ok(Ok(c)) => c,
+        Ok(Err(Failed::Read(ReadError::Version(level)))) => {
+            // Answered in 3.1.1's CONNACK, which every version can read (3.1.1 3.1.2.2).
+            let e = format!("{peer}: MQTT protocol level {level} (3.1.1 and 5 are spoken)");
+            return refuse(write, Version::V4, ConnectCode::BadVersion, &e).await;
+        }
+        Ok(Err(Failed::Read(e))) => {
+            let e = format!("{peer}: {e}");
             events::broker_refused(BrokerRefusal::ConnectFailed, &e);
             return;
         }
-        Ok(Err(e)) => {
-            // Counted by `next` when the packet was bad; a peer that only opened and
-            // closed the socket (a port check) is not a fault.
-            tracing::debug!(%peer, error = %e, "MQTT CONNECT unreadable");
+        Ok(Err(Failed::Closed(e))) => {
+            // A peer that only opened and closed the socket (a port check) is no fault.
+            tracing::debug!(%peer, error = %e, "MQTT connection closed before CONNECT");
             return;
         }
         Err(_) => {
@@ -63,14 +81,35 @@ pub(super) async fn run(
             return;
         }
     };
+    let version = connect.version;
+    if connect.auth_method {
+        let e = format!("{peer}: extended authentication is not offered");
+        return refuse(write, version, ConnectCode::BadAuthMethod, &e).await;
+    }
+    if let Some(passwords) = &shared.settings.passwords {
+        let code = passwords.check(connect.login.as_ref()).await;
+        if code != ConnectCode::Accepted {
+            let who = connect.login.as_ref().map_or("", |(u, _)| u.as_str());
+            let e = format!("{peer}: user {who:?}: {code:?}");
+            return refuse(write, version, code, &e).await;
+        }
+    }
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    // An empty client id is given one of its own, for a clean session only (MQTT 3.1.1
-    // 3.1.3-7/8): a persistent session needs a name to come back to.
-    let client_id = match (connect.client_id.is_empty(), connect.clean_session) {
-        (false, _) => connect.client_id.clone(),
-        (true, true) => format!("cityops-auto-{id}"),
-        (true, false) => return refuse(write, ConnectReturnCode::BadClientId).await,
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    // An empty client id is given one of its own: on 3.1.1 for a clean session only
+    // (3.1.3-7/8: a persistent session needs a name to come back to); on 5 always, and
+    // the CONNACK says which.
+    let (client_id, assigned) = match (connect.client_id.is_empty(), version) {
+        (false, _) => (connect.client_id.clone(), None),
+        (true, Version::V5) => {
+            let c = format!("cityops-auto-{id}");
+            (c.clone(), Some(c))
+        }
+        (true, Version::V4) if connect.clean_start => (format!("cityops-auto-{id}"), None),
+        (true, Version::V4) => {
+            let e = format!("{peer}: a persistent session needs a client id");
+            return refuse(write, version, ConnectCode::BadClientId, &e).await;
+        }
     };
     let mine = CancellationToken::new();
     let session = {
@@ -80,47 +119,78 @@ pub(super) async fn run(
             sessions.retain(|_, s| s.live.is_some());
         }
         if !sessions.contains_key(&client_id) && sessions.len() >= super::MAX_SESSIONS {
-            Err(ConnectReturnCode::ServiceUnavailable)
+            Err(ConnectCode::Unavailable)
         } else {
             let s = sessions.entry(client_id.clone()).or_default();
             if let Some((_, old)) = s.live.replace((id, mine.clone())) {
                 old.cancel();
             }
-            let present = s.persistent && !connect.clean_session;
+            let present = s.persistent && !connect.clean_start;
             if !present {
                 s.subscriptions.clear();
             }
-            s.persistent = !connect.clean_session;
+            s.persistent = connect.persistent;
             Ok(present)
         }
     };
     let session_present = match session {
         Ok(p) => p,
-        Err(code) => return refuse(write, code).await,
+        Err(code) => {
+            let e = format!("{peer}: {} sessions held", super::MAX_SESSIONS);
+            return refuse(write, version, code, &e).await;
+        }
     };
+    let gauges = &shared.status.devices;
+    gauges.connections.fetch_add(1, Ordering::Relaxed);
+    metrics::counter!("cityops_mqtt_connections_total").increment(1);
+    metrics::gauge!("cityops_mqtt_connections").increment(1.0);
     let (link, outbound) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(write_loop(write, outbound, mine.clone()));
-    let ack = ConnAck::new(ConnectReturnCode::Success, session_present);
+    let (broken, last) = (CancellationToken::new(), Arc::new(OnceLock::new()));
+    let writer = tokio::spawn(write_loop(
+        write,
+        version,
+        outbound,
+        broken.clone(),
+        last.clone(),
+    ));
     let mut conn = Conn {
         shared: shared.clone(),
         client_id: client_id.clone(),
         link: link.clone(),
         inflight: Arc::new(Semaphore::new(shared.settings.inflight)),
+        reader: wire::Reader::new(version, max),
     };
-    conn.send_now(Packet::ConnAck(ack));
+    conn.send(Out::ConnAck {
+        code: ConnectCode::Accepted,
+        session_present,
+        assigned_id: assigned,
+        receive_max: u16::try_from(shared.settings.inflight).unwrap_or(u16::MAX),
+        max_packet: u32::try_from(max).unwrap_or(u32::MAX),
+    });
     let keep_alive = (connect.keep_alive > 0)
         .then(|| Duration::from_millis(u64::from(connect.keep_alive) * 1500));
     let end = tokio::select! {
-        _ = stop.cancelled() => End::Closed,
-        _ = mine.cancelled() => End::Closed,
+        _ = stop.cancelled() => End::Closed(Why::ShuttingDown),
+        _ = mine.cancelled() => End::Closed(Why::TakenOver),
+        _ = broken.cancelled() => End::Lost("writing to the device failed".into(), None),
         end = conn.serve(&mut read, &mut buf, keep_alive) => end,
     };
-    if let End::Lost(why) = &end {
-        tracing::debug!(%peer, client_id, why, "MQTT connection lost");
-        if let Some(will) = connect.last_will {
-            conn.publish(will.topic, will.message, Ack::None);
+    let will = match &end {
+        End::Lost(why, _) => {
+            tracing::debug!(%peer, client_id, why, "MQTT connection lost");
+            true
         }
+        End::Clean { will } => *will,
+        End::Closed(_) => false,
+    };
+    if will && let Some((topic, message)) = connect.will {
+        conn.publish(topic, message);
     }
+    if let End::Closed(why) | End::Lost(_, Some(why)) = end {
+        // Said after the acknowledgements still owed, when the writer ends.
+        let _ = last.set(why);
+    }
+    metrics::counter!("cityops_mqtt_disconnects_total", "reason" => end.label()).increment(1);
     {
         let mut sessions = shared.sessions.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(s) = sessions.get_mut(&client_id)
@@ -136,110 +206,147 @@ pub(super) async fn run(
     drop(link);
     // The writer ends once every ack still owed has been sent or dropped.
     let _ = writer.await;
+    gauges.connections.fetch_sub(1, Ordering::Relaxed);
+    metrics::gauge!("cityops_mqtt_connections").decrement(1.0);
 }
 
 struct Conn {
     shared: Arc<Shared>,
     client_id: String,
-    link: mpsc::UnboundedSender<Outbound>,
+    link: mpsc::UnboundedSender<Out>,
     inflight: Arc<Semaphore>,
+    reader: wire::Reader,
 }
 
 impl Conn {
     async fn serve(
         &mut self,
-        read: &mut tokio::net::tcp::OwnedReadHalf,
+        read: &mut OwnedReadHalf,
         buf: &mut BytesMut,
         keep_alive: Option<Duration>,
     ) -> End {
-        let max = self.shared.settings.max_packet_bytes;
         loop {
+            let reader = &mut self.reader;
+            let packet = next(read, buf, |b| reader.read(b));
             let packet = match keep_alive {
-                Some(k) => match tokio::time::timeout(k, next(read, buf, max)).await {
+                Some(k) => match tokio::time::timeout(k, packet).await {
                     Ok(p) => p,
-                    Err(_) => return End::Lost("keep-alive expired".into()),
+                    Err(_) => return End::Lost("keep-alive expired".into(), Some(Why::KeepAlive)),
                 },
-                None => next(read, buf, max).await,
+                None => packet.await,
             };
             let packet = match packet {
                 Ok(p) => p,
-                Err(e) => return End::Lost(e),
+                Err(Failed::Closed(e)) => return End::Lost(e, None),
+                Err(Failed::Read(ReadError::TooLarge(e))) => {
+                    events::broker_refused(BrokerRefusal::TooLarge, &e);
+                    return End::Lost(e, Some(Why::TooLarge));
+                }
+                Err(Failed::Read(e)) => {
+                    let e = e.to_string();
+                    events::broker_refused(BrokerRefusal::ConnectionError, &e);
+                    return End::Lost(e, Some(Why::Malformed));
+                }
             };
             match packet {
-                Packet::Publish(p) => {
-                    if let Err(e) = self.take(p).await {
-                        return End::Lost(e);
+                In::Publish {
+                    topic,
+                    payload,
+                    qos,
+                    pkid,
+                } => {
+                    if let Err(e) = self.take(topic, payload, qos, pkid).await {
+                        return End::Lost(e, None);
                     }
                 }
-                Packet::PubRel(r) => self.send_now(Packet::PubComp(PubComp::new(r.pkid))),
-                Packet::PingReq => self.send_now(Packet::PingResp),
-                Packet::Subscribe(s) => {
-                    let codes = s
-                        .filters
+                In::PubRel(pkid) => self.send(Out::PubComp(pkid)),
+                In::PingReq => self.send(Out::PingResp),
+                In::Subscribe { pkid, filters } => {
+                    let granted = filters
                         .iter()
-                        .map(|f| self.subscribe(&f.path, f.qos))
+                        .map(|(f, qos)| self.subscribe(f, *qos))
                         .collect();
-                    self.send_now(Packet::SubAck(SubAck::new(s.pkid, codes)));
+                    self.send(Out::SubAck { pkid, granted });
                 }
-                Packet::Unsubscribe(u) => {
-                    self.unsubscribe(&u.topics);
-                    self.send_now(Packet::UnsubAck(UnsubAck::new(u.pkid)));
+                In::Unsubscribe { pkid, filters } => {
+                    self.unsubscribe(&filters);
+                    self.send(Out::UnsubAck {
+                        pkid,
+                        filters: filters.len(),
+                    });
                 }
-                Packet::Disconnect => return End::Clean,
-                Packet::PubAck(_) | Packet::PubRec(_) | Packet::PubComp(_) => {}
-                other => return End::Lost(format!("unexpected packet {other:?}")),
+                In::Disconnect { will } => return End::Clean { will },
+                In::Ack => {}
             }
         }
     }
 
     /// Queues a publish for the pipeline; QoS 1 and 2 wait for an in-flight place first.
-    async fn take(&mut self, p: Publish) -> Result<(), String> {
-        let ack = match p.qos {
+    async fn take(
+        &mut self,
+        topic: String,
+        payload: bytes::Bytes,
+        qos: QoS,
+        pkid: u16,
+    ) -> Result<(), String> {
+        let devices = &self.shared.status.devices;
+        let ack = match qos {
             QoS::AtMostOnce => Ack::None,
             QoS::AtLeastOnce | QoS::ExactlyOnce => {
-                let permit = self
-                    .inflight
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let permit = match self.inflight.clone().try_acquire_owned() {
+                    Ok(p) => p,
+                    Err(_) => {
+                        // Every place is waiting for a commit: stop reading this socket.
+                        devices.held_back.fetch_add(1, Ordering::Relaxed);
+                        let p = self.inflight.clone().acquire_owned().await;
+                        devices.held_back.fetch_sub(1, Ordering::Relaxed);
+                        p.map_err(|e| e.to_string())?
+                    }
+                };
+                devices.awaiting_commit.fetch_add(1, Ordering::Relaxed);
                 // QoS 2 is stored at least once (the store drops duplicates); its
                 // PUBREC waits for the commit like a PUBACK.
                 Ack::Device(DeviceAck {
-                    pkid: p.pkid,
+                    pkid,
                     link: self.link.clone(),
                     _permit: permit,
-                    exactly_once: p.qos == QoS::ExactlyOnce,
+                    exactly_once: qos == QoS::ExactlyOnce,
+                    status: self.shared.status.clone(),
                 })
             }
         };
         let envelope = self
             .shared
             .decoder
-            .decode(Route::Mqtt(&p.topic), p.payload, ack);
-        self.shared
-            .queue
-            .send(envelope)
-            .await
-            .map_err(|_| "cityops is stopping".to_owned())
+            .decode(Route::Mqtt(&topic), payload, ack);
+        let queue = &self.shared.queue;
+        let envelope = match queue.try_send(envelope) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Full(e)) => e,
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err("cityops is stopping".into()),
+        };
+        devices.held_back.fetch_add(1, Ordering::Relaxed);
+        let sent = queue.send(envelope).await;
+        devices.held_back.fetch_sub(1, Ordering::Relaxed);
+        sent.map_err(|_| "cityops is stopping".to_owned())
     }
 
     /// A will: decoded and queued like a QoS 0 publish, without waiting.
-    fn publish(&self, topic: String, payload: bytes::Bytes, ack: Ack) {
+    fn publish(&self, topic: String, payload: bytes::Bytes) {
         let envelope = self
             .shared
             .decoder
-            .decode(Route::Mqtt(&topic), payload, ack);
+            .decode(Route::Mqtt(&topic), payload, Ack::None);
         let _ = self.shared.queue.try_send(envelope);
     }
 
-    fn subscribe(&self, filter: &str, qos: QoS) -> SubscribeReasonCode {
+    fn subscribe(&self, filter: &str, qos: QoS) -> Granted {
         let own = format!(
             "{}/{}/",
             self.shared.settings.command_prefix, self.client_id
         );
         if !filter.starts_with(&own) || filter[own.len()..].contains(['+']) {
-            return SubscribeReasonCode::Failure;
+            return Granted::NotAuthorized;
         }
         let mut sessions = self
             .shared
@@ -250,11 +357,11 @@ impl Conn {
             && !s.subscriptions.iter().any(|f| f == filter)
         {
             if s.subscriptions.len() >= super::MAX_SUBSCRIPTIONS {
-                return SubscribeReasonCode::Failure;
+                return Granted::QuotaExceeded;
             }
             s.subscriptions.push(filter.to_owned());
         }
-        SubscribeReasonCode::Success(if qos == QoS::AtMostOnce {
+        Granted::QoS(if qos == QoS::AtMostOnce {
             QoS::AtMostOnce
         } else {
             QoS::AtLeastOnce
@@ -272,79 +379,83 @@ impl Conn {
         }
     }
 
-    fn send_now(&self, packet: Packet) {
-        let _ = self.link.send(Outbound::Packet(packet));
+    fn send(&self, out: Out) {
+        let _ = self.link.send(out);
     }
 }
 
 /// Answers a CONNECT with a refusal and closes.
-async fn refuse(mut write: OwnedWriteHalf, code: ConnectReturnCode) {
-    events::broker_refused(BrokerRefusal::ConnectFailed, &format!("{code:?}"));
+async fn refuse(mut write: OwnedWriteHalf, version: Version, code: ConnectCode, detail: &str) {
+    events::broker_refused(BrokerRefusal::ConnectFailed, detail);
     let mut bytes = BytesMut::new();
-    if Packet::ConnAck(ConnAck::new(code, false))
-        .write(&mut bytes, usize::MAX)
-        .is_ok()
-    {
+    let ack = Out::ConnAck {
+        code,
+        session_present: false,
+        assigned_id: None,
+        receive_max: 0,
+        max_packet: 0,
+    };
+    if wire::write(version, ack, &mut bytes) {
         let _ = write.write_all(&bytes).await;
     }
     let _ = write.shutdown().await;
 }
 
-/// Reads the next packet, reading the socket as needed.
-async fn next(
-    read: &mut tokio::net::tcp::OwnedReadHalf,
+/// Why no packet came.
+#[derive(Debug)]
+enum Failed {
+    Read(ReadError),
+    /// The socket closed or failed.
+    Closed(String),
+}
+
+/// Reads the next packet with `parse`, reading the socket as needed.
+async fn next<T>(
+    read: &mut OwnedReadHalf,
     buf: &mut BytesMut,
-    max: usize,
-) -> Result<Packet, String> {
+    mut parse: impl FnMut(&mut BytesMut) -> Result<T, ReadError>,
+) -> Result<T, Failed> {
     loop {
-        match Packet::read(buf, max) {
+        match parse(buf) {
             Ok(p) => return Ok(p),
-            Err(CodecError::InsufficientBytes(n)) => {
+            Err(ReadError::Incomplete(n)) => {
                 buf.reserve(n.max(4096));
                 match read.read_buf(buf).await {
-                    Ok(0) => return Err("closed by the device".into()),
+                    Ok(0) => return Err(Failed::Closed("closed by the device".into())),
                     Ok(_) => {}
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(Failed::Closed(e.to_string())),
                 }
             }
-            Err(e @ CodecError::PayloadSizeLimitExceeded(_)) => {
-                let e = e.to_string();
-                events::broker_refused(BrokerRefusal::TooLarge, &e);
-                return Err(e);
-            }
-            Err(e) => {
-                let e = e.to_string();
-                events::broker_refused(BrokerRefusal::ConnectionError, &e);
-                return Err(e);
-            }
+            Err(e) => return Err(Failed::Read(e)),
         }
     }
 }
 
-/// Writes what the connection is sent, as many packets per write as are waiting.
+/// Writes what the connection is sent, as many packets per write as are waiting; when
+/// nothing more can be sent, the DISCONNECT saying `last` (5).
 async fn write_loop(
     mut write: OwnedWriteHalf,
-    mut outbound: mpsc::UnboundedReceiver<Outbound>,
-    closed: CancellationToken,
+    version: Version,
+    mut outbound: mpsc::UnboundedReceiver<Out>,
+    broken: CancellationToken,
+    last: Arc<OnceLock<Why>>,
 ) {
     let mut waiting = Vec::with_capacity(256);
     let mut bytes = BytesMut::with_capacity(4096);
     while outbound.recv_many(&mut waiting, 256).await > 0 {
-        for o in waiting.drain(..) {
-            let p = match o {
-                Outbound::PubAck(pkid) => Packet::PubAck(PubAck::new(pkid)),
-                Outbound::PubRec(pkid) => Packet::PubRec(PubRec::new(pkid)),
-                Outbound::Packet(p) => p,
-            };
-            if p.write(&mut bytes, usize::MAX).is_err() {
-                continue;
-            }
+        for out in waiting.drain(..) {
+            wire::write(version, out, &mut bytes);
         }
         if write.write_all(&bytes).await.is_err() {
-            closed.cancel();
+            broken.cancel();
             return;
         }
         bytes.clear();
+    }
+    if let Some(why) = last.get()
+        && wire::write(version, Out::Disconnect(*why), &mut bytes)
+    {
+        let _ = write.write_all(&bytes).await;
     }
     let _ = write.shutdown().await;
 }

@@ -5,22 +5,30 @@
 //! logic around it: CONNECT, keep-alive, wills, the device's own command topic, and the
 //! acknowledgement after commit ([`DeviceAck`], sent by the pipeline's writer).
 //!
-//! Backpressure: each connection may have at most `inflight` QoS 1 messages waiting for
-//! their commit (a semaphore); with all of them taken, or the writer's queue full, the
-//! connection stops reading its socket, so a slow or failing store slows the devices
-//! rather than growing memory.
+//! Both MQTT 3.1.1 and 5 are spoken (`wire`, on rumqttc's two codecs); with
+//! `mqtt.device_passwords` set, a device must log in (`login`).
 //!
-//! Not yet: MQTT 5 (the v5 codec is `rumqttc::v5::mqttbytes`), credentials, TLS.
+//! Backpressure: each connection may have at most `inflight` QoS 1 messages waiting for
+//! their commit (a semaphore; MQTT 5 clients are told so as their receive maximum); with
+//! all of them taken, or the writer's queue full, the connection stops reading its
+//! socket, so a slow or failing store slows the devices rather than growing memory.
+//! [`Gauges`] count what is held back, for `/readyz`.
 
 mod conn;
+mod login;
+mod wire;
+
+pub use login::DevicePasswords;
 
 use crate::ingest::Decoder;
-use crate::pipeline::Envelope;
+use crate::pipeline::{Envelope, IngestStatus};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
+use wire::Out;
 
 /// Most sessions kept (live connections and persistent sessions between connections);
 /// when full, sessions with no connection are dropped, then new client ids are refused.
@@ -28,35 +36,34 @@ const MAX_SESSIONS: usize = 200_000;
 /// Most filters one device may hold (all under its own command topic).
 const MAX_SUBSCRIPTIONS: usize = 16;
 
-/// What a device connection may be sent by the rest of cityops.
-#[derive(Debug)]
-pub(crate) enum Outbound {
-    /// The QoS 1 message with this packet id is committed.
-    PubAck(u16),
-    /// The QoS 2 message with this packet id is committed.
-    PubRec(u16),
-    /// Anything the connection answers itself (CONNACK, SUBACK, PINGRESP...).
-    Packet(rumqttc::mqttbytes::v4::Packet),
-}
-
 /// The acknowledgement of one QoS 1 message, carried through the pipeline and sent
 /// after its commit. Dropping it unsent (the writer aborted, the connection is gone)
 /// frees its in-flight place; the device sends the message again.
 #[derive(Debug)]
 pub struct DeviceAck {
     pkid: u16,
-    link: mpsc::UnboundedSender<Outbound>,
+    link: mpsc::UnboundedSender<Out>,
     _permit: OwnedSemaphorePermit,
     exactly_once: bool,
+    status: Arc<IngestStatus>,
+}
+
+impl Drop for DeviceAck {
+    fn drop(&mut self) {
+        self.status
+            .devices
+            .awaiting_commit
+            .fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl DeviceAck {
     /// Queues the PUBACK on its connection; never waits.
     pub fn send(self) {
         let o = if self.exactly_once {
-            Outbound::PubRec(self.pkid)
+            Out::PubRec(self.pkid)
         } else {
-            Outbound::PubAck(self.pkid)
+            Out::PubAck(self.pkid)
         };
         let _ = self.link.send(o);
     }
@@ -71,6 +78,22 @@ pub struct Settings {
     pub max_connections: usize,
     /// Prefix of the topics a device may subscribe to: `<prefix>/<client id>/#`.
     pub command_prefix: String,
+    /// When set, every device must log in with a name and password listed here.
+    pub passwords: Option<Arc<DevicePasswords>>,
+}
+
+/// What the endpoint holds back now, for `/readyz` (kept in [`IngestStatus`]).
+#[derive(Debug, Default)]
+pub struct Gauges {
+    /// The endpoint is listening.
+    pub listening: std::sync::atomic::AtomicBool,
+    /// Device connections open.
+    pub connections: AtomicUsize,
+    /// QoS 1 and 2 messages taken in and waiting for their commit.
+    pub awaiting_commit: AtomicUsize,
+    /// Connections not reading their socket: their in-flight window is full, or the
+    /// writer's queue is.
+    pub held_back: AtomicUsize,
 }
 
 /// Shared by every connection.
@@ -78,6 +101,7 @@ pub(crate) struct Shared {
     pub settings: Settings,
     pub decoder: Arc<Decoder>,
     pub queue: mpsc::Sender<Envelope>,
+    pub status: Arc<IngestStatus>,
     /// Live connection per client id (to close it when the same id connects again),
     /// and the persistent sessions' subscriptions.
     pub sessions: Mutex<HashMap<String, Session>>,
@@ -97,14 +121,21 @@ pub async fn serve(
     settings: Settings,
     decoder: Arc<Decoder>,
     queue: mpsc::Sender<Envelope>,
+    status: Arc<IngestStatus>,
     stop: CancellationToken,
 ) {
     let shared = Arc::new(Shared {
         settings,
         decoder,
         queue,
+        status,
         sessions: Mutex::new(HashMap::new()),
     });
+    shared
+        .status
+        .devices
+        .listening
+        .store(true, Ordering::Relaxed);
     let open = Arc::new(tokio::sync::Semaphore::new(shared.settings.max_connections));
     loop {
         let (socket, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {

@@ -63,6 +63,8 @@ pub struct IngestStatus {
     pub store_ok: AtomicBool,
     pub last_broker_error: std::sync::Mutex<Option<String>>,
     pub last_store_error: std::sync::Mutex<Option<String>>,
+    /// The embedded endpoint's devices: connected, waiting for commits, held back.
+    pub devices: crate::endpoint::Gauges,
 }
 
 /// What the writer needs of one intake session to acknowledge its messages.

@@ -223,14 +223,21 @@ pub(super) fn intake(
         video_patterns: patterns(&config.mqtt.video_topics)?,
         dead_letter_raw_bytes: config.ingest.dead_letter_raw_bytes,
     });
+    let passwords = match &config.mqtt.device_passwords {
+        Some(path) if broker.listener.is_some() => {
+            Some(Arc::new(crate::endpoint::DevicePasswords::load(path)?))
+        }
+        _ => None,
+    };
     let endpoint = broker.listener.take().map(|l| {
         (
             l,
             crate::endpoint::Settings {
                 max_packet_bytes: config.mqtt.max_packet_bytes,
                 inflight: usize::from(config.mqtt.inflight),
-                max_connections: 10_000,
+                max_connections: config.mqtt.max_connections,
                 command_prefix: "devices".into(),
+                passwords,
             },
         )
     });
@@ -334,6 +341,7 @@ pub(super) async fn start_pipeline(
     status: Arc<IngestStatus>,
 ) -> anyhow::Result<Pipeline> {
     let (queue, queue_tx, decoder) = queue;
+    let endpoint_status = status.clone();
     let config = i.config;
     let rules = RulesStage::load(&config.rules, i.city.clone(), i.store, i.clock.now())
         .await
@@ -384,6 +392,7 @@ pub(super) async fn start_pipeline(
                 settings,
                 decoder,
                 queue_tx,
+                endpoint_status,
                 intake_stop.clone(),
             )));
         }
