@@ -7,7 +7,8 @@
 #   scripts/load.sh relay     [RATE] [SECONDS] [RUNS]   # Mosquitto alone: its ceiling
 #
 # Each run starts from a fresh database. Figures and their reading: docs/performance.md.
-# LOAD_PUBLISHERS sets the publishing connections (16).
+# LOAD_PUBLISHERS sets the publishing connections (16), LOAD_INFLIGHT the QoS 1 messages
+# each may have unacknowledged (sensors-sim's default, 1000).
 # LOAD_STORM=0.3 puts 30 % of the sensors into alarm for the whole run (a storm).
 # LOAD_PROFILE=debug uses the debug build (a quick smoke run, as scripts/test.sh does);
 # figures are only meaningful from the default release build.
