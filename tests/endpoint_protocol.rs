@@ -646,16 +646,21 @@ async fn a_malformed_packet_closes_that_connection_only_and_is_counted() {
     let errors = refused("connection_error");
     let before = c.counter("cityops_mqtt_refused_total", &errors).await;
 
-    let garbage: [(&str, &[u8]); 3] = [
-        ("packet type 15, reserved in MQTT 3.1.1", &[0xF0, 0x00]),
+    let garbage: [(&str, Vec<u8>); 5] = [
+        ("packet type 15, reserved in MQTT 3.1.1", vec![0xF0, 0x00]),
         (
             "a remaining length of five bytes of 0xFF (at most four)",
-            &[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+            vec![0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
         ),
         (
             "a PUBLISH with both QoS bits set (QoS 3)",
-            &[0x36, 0x05, 0x00, 0x01, b'a', 0x00, 0x01],
+            vec![0x36, 0x05, 0x00, 0x01, b'a', 0x00, 0x01],
         ),
+        // 2.2.2: the flags of every type but PUBLISH are fixed; "if invalid flags are
+        // received, the receiver MUST close the Network Connection".
+        ("a PINGREQ with flags 0001 (must be 0000)", vec![0xC1, 0x00]),
+        // 3.1.0-2: a second CONNECT is a protocol violation.
+        ("a second CONNECT", Connect::clean("second-connect").bytes()),
     ];
     for (n, (what, bytes)) in garbage.iter().enumerate() {
         let mut raw = Raw::connect(mqtt, &Connect::clean(&format!("garbage-dev-{n}")))
@@ -719,48 +724,24 @@ async fn a_first_packet_that_is_not_connect_is_refused() {
     );
 }
 
-/// MQTT 3.1.1 2.2.2: the flags of every packet type but PUBLISH are fixed, and "if
-/// invalid flags are received, the receiver MUST close the Network Connection".
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_packet_with_invalid_fixed_header_flags_closes_that_connection() {
-    let (c, mqtt) = start();
-    c.wait_ready().await;
-    let errors = refused("connection_error");
-    let before = c.counter("cityops_mqtt_refused_total", &errors).await;
-
-    let mut raw = Raw::connect(mqtt, &Connect::clean("bad-flags-dev")).await.0;
-    raw.send(&[0xC1, 0x00]).await.expect("send");
-    raw.expect_closed("a PINGREQ with flags 0001 (must be 0000)")
-        .await;
-    eventually("the bad flags counted", COUNTED_WITHIN, || async {
-        let now = c.counter("cityops_mqtt_refused_total", &errors).await;
-        (now >= before + 1.0).then_some(())
-    })
-    .await;
-}
-
-/// MQTT 3.1.1 3.1.0-2: a second CONNECT is a protocol violation; the connection is closed,
-/// and, like every protocol error that ends a connection, counted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_connect_closes_that_connection_and_is_counted() {
-    let (c, mqtt) = start();
-    c.wait_ready().await;
-    let errors = refused("connection_error");
-    let before = c.counter("cityops_mqtt_refused_total", &errors).await;
-    let connect = Connect::clean("twice-dev");
-
-    let (mut raw, _) = Raw::connect(mqtt, &connect).await;
-    raw.send(&connect.bytes()).await.expect("send");
-    raw.expect_closed("a second CONNECT").await;
-    eventually("the second CONNECT counted", COUNTED_WITHIN, || async {
-        let now = c.counter("cityops_mqtt_refused_total", &errors).await;
-        (now >= before + 1.0).then_some(())
-    })
-    .await;
-}
-
 // ---------------------------------------------------------------------------------------
 // 6. No PUBACK before the commit.
+
+/// Another process holds SQLite's write lock: cityops' writer waits its busy timeout
+/// (5 s), fails, and retries, until the lock is released (ROLLBACK on the connection).
+async fn lock_database(c: &Cityops) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    let db = c.data_dir.join("cityops.db");
+    let url = format!("sqlite://{}?mode=rw", db.display());
+    let mut lock = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("open cityops.db");
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut lock)
+        .await
+        .expect("take the write lock");
+    lock
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_the_database_is_locked_no_puback_leaves_then_every_one_does() {
@@ -771,17 +752,7 @@ async fn while_the_database_is_locked_no_puback_leaves_then_every_one_does() {
     let t0 = now_secs() - 60.0;
     const N: usize = 50;
 
-    // Another process holds SQLite's write lock: cityops' writer waits its busy timeout
-    // (5 s), fails, and retries.
-    let db = c.data_dir.join("cityops.db");
-    let url = format!("sqlite://{}?mode=rw", db.display());
-    let mut lock = sqlx::SqliteConnection::connect(&url)
-        .await
-        .expect("open cityops.db");
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut lock)
-        .await
-        .expect("take the write lock");
+    let mut lock = lock_database(&c).await;
 
     let device = Device::connect(mqtt, "locked-out-dev").await;
     for i in 0..N {
@@ -829,4 +800,139 @@ async fn while_the_database_is_locked_no_puback_leaves_then_every_one_does() {
     c.wait_ready().await;
     let (_, ready) = c.get_json("/readyz").await;
     assert_eq!(ready["devices"]["awaiting_commit"], 0, "{ready}");
+}
+
+/// A device whose in-flight window is full waits, unread, and `/readyz` says so and why;
+/// when that device is taken over by a new connection of the same client id, it is no
+/// longer counted, and once the database writes again nothing is held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_back_device_is_shown_with_why_and_counted_off_when_it_goes() {
+    use sqlx::Connection;
+    let c = Cityops::start(&ServeSpec {
+        extra_env: vec![("CITYOPS_MQTT_INFLIGHT".into(), "2".into())],
+        ..Default::default()
+    });
+    c.wait_ready().await;
+    let mqtt = c.mqtt.expect("embedded endpoint");
+    let s = demo_sensor("air_quality", 0);
+    let t0 = now_secs() - 60.0;
+    let mut lock = lock_database(&c).await;
+
+    let (mut raw, _) = Raw::connect(mqtt, &Connect::clean("held-dev")).await;
+    for i in 0..5u16 {
+        let p = publish_qos1(
+            &sensor_topic(&s),
+            i + 1,
+            reading(&s, i.into(), t0).as_bytes(),
+        );
+        raw.send(&p).await.expect("publish");
+    }
+    let ready = eventually(
+        "the device held back, the database failing",
+        WAIT,
+        || async {
+            let (status, r) = c.get_json("/readyz").await;
+            (status == 503 && r["devices"]["held_back"] == 1).then_some(r)
+        },
+    )
+    .await;
+    assert_eq!(
+        ready["devices"]["awaiting_commit"], 2,
+        "the window: {ready}"
+    );
+    let why = ready["devices"]["why_held_back"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.contains("database"), "{ready}");
+
+    // The same client id again: the waiting connection is closed and counted off.
+    let (_again, _) = Raw::connect(mqtt, &Connect::clean("held-dev")).await;
+    raw.expect_closed("a takeover").await;
+    eventually("nothing held back after the takeover", WAIT, || async {
+        let (_, r) = c.get_json("/readyz").await;
+        (r["devices"]["held_back"] == 0 && r["devices"]["connections"] == 1).then_some(())
+    })
+    .await;
+
+    sqlx::query("ROLLBACK")
+        .execute(&mut lock)
+        .await
+        .expect("release the write lock");
+    lock.close().await.expect("close");
+    c.wait_ready().await;
+    eventually("nothing awaiting its commit", WAIT, || async {
+        let (_, r) = c.get_json("/readyz").await;
+        (r["devices"]["awaiting_commit"] == 0).then_some(())
+    })
+    .await;
+    // The two taken in were committed; the device would send the other three again.
+    assert_eq!(readings_of(&c, &[s]).await, 2);
+}
+
+/// A device that keeps sending and never reads its answers is closed once more than a
+/// bounded number of them wait, instead of cityops queueing PINGRESPs without end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_never_reads_its_answers_is_closed() {
+    let (c, mqtt) = start();
+    c.wait_ready().await;
+    let errors = refused("connection_error");
+    let before = c.counter("cityops_mqtt_refused_total", &errors).await;
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("small receive buffer");
+    let mut raw = Raw(socket.connect(mqtt).await.expect("connect"));
+    raw.send(&Connect::clean("deaf-dev").bytes())
+        .await
+        .expect("CONNECT");
+
+    // The answers first fill the kernel's buffers (a few MB on loopback), then cityops'
+    // queue; sending stops when the endpoint has closed the connection.
+    let chunk = PINGREQ.repeat(32 * 1024);
+    let mut sent = 0usize;
+    loop {
+        match tokio::time::timeout(WAIT, raw.send(&chunk)).await {
+            Ok(Ok(())) => sent += chunk.len(),
+            Ok(Err(_)) => break,
+            Err(_) => panic!("the endpoint stopped reading after {sent} bytes, without closing"),
+        }
+        assert!(sent < 256 << 20, "still open after {sent} bytes of PINGREQ");
+    }
+    eventually("the deaf device counted", COUNTED_WITHIN, || async {
+        let now = c.counter("cityops_mqtt_refused_total", &errors).await;
+        (now >= before + 1.0).then_some(())
+    })
+    .await;
+    // Everyone else is unaffected.
+    Raw::connect(mqtt, &Connect::clean("hearing-dev")).await;
+}
+
+/// Names past their bound are not kept: a client id over 256 bytes is refused (CONNACK
+/// 0x02), a filter longer than the device's command prefix plus 256 bytes is not granted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_past_their_bound_are_refused() {
+    let (c, mqtt) = start();
+    c.wait_ready().await;
+    let long_id = "d".repeat(257);
+    let mut raw = Raw::open(mqtt).await;
+    raw.send(&Connect::clean(&long_id).bytes())
+        .await
+        .expect("CONNECT");
+    assert_eq!(raw.read(4, "CONNACK").await, [0x20, 0x02, 0x00, 0x02]);
+    raw.expect_closed("a refused CONNECT").await;
+
+    let id = "d".repeat(256);
+    let (mut raw, _) = Raw::connect(mqtt, &Connect::clean(&id)).await;
+    let subscribe = |pkid: u16, filter: &str| {
+        let mut body = pkid.to_be_bytes().to_vec();
+        field(filter.as_bytes(), &mut body);
+        body.push(1);
+        packet(0x82, &body)
+    };
+    let fits = format!("devices/{id}/{}", "c".repeat(256));
+    let too_long = format!("devices/{id}/{}", "c".repeat(257));
+    raw.send(&subscribe(1, &fits)).await.expect("SUBSCRIBE");
+    assert_eq!(raw.read(5, "SUBACK").await, [0x90, 0x03, 0x00, 0x01, 0x01]);
+    raw.send(&subscribe(2, &too_long)).await.expect("SUBSCRIBE");
+    assert_eq!(raw.read(5, "SUBACK").await, [0x90, 0x03, 0x00, 0x02, 0x80]);
 }

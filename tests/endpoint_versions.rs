@@ -157,6 +157,27 @@ async fn an_mqtt5_device_is_told_its_window_and_every_reading_is_stored_once() {
         got => panic!("expected DISCONNECT, got {got:?}"),
     }
     assert!(other.next().await.is_none(), "closed after the DISCONNECT");
+    // So is an alias for a topic longer than a connection keeps (256 bytes).
+    let (mut other, _) = Raw5::connect(addr, connect5("alias-long")).await;
+    let long = PublishProperties {
+        topic_alias: Some(2),
+        ..Default::default()
+    };
+    let topic = format!("city/x/sensors/{}", "s".repeat(256));
+    other
+        .send(Packet::Publish(Publish::new(
+            topic,
+            QoS::AtMostOnce,
+            "{}",
+            Some(long),
+        )))
+        .await;
+    match other.next().await {
+        Some(Packet::Disconnect(d)) => {
+            assert_eq!(d.reason_code, v5::DisconnectReasonCode::MalformedPacket)
+        }
+        got => panic!("expected DISCONNECT, got {got:?}"),
+    }
 
     // rumqttc's MQTT 5 client: a persistent session (expiry above 0) is present when it
     // comes back, and its readings are stored beside the first device's.

@@ -2,7 +2,7 @@
 //! their commit, until the device leaves, stops talking, or cityops stops.
 
 use super::wire::{self, ConnectCode, Granted, In, Out, QoS, ReadError, Version, Why};
-use super::{DeviceAck, Shared};
+use super::{DeviceAck, Link, Shared};
 use crate::ingest::Route;
 use crate::ingest::events::{self, BrokerRefusal};
 use crate::pipeline::Ack;
@@ -99,6 +99,10 @@ pub(super) async fn run(
     // An empty client id is given one of its own: on 3.1.1 for a clean session only
     // (3.1.3-7/8: a persistent session needs a name to come back to); on 5 always, and
     // the CONNACK says which.
+    if connect.client_id.len() > super::MAX_NAME_BYTES {
+        let e = format!("{peer}: a client id of {} bytes", connect.client_id.len());
+        return refuse(write, version, ConnectCode::BadClientId, &e).await;
+    }
     let (client_id, assigned) = match (connect.client_id.is_empty(), version) {
         (false, _) => (connect.client_id.clone(), None),
         (true, Version::V5) => {
@@ -144,13 +148,15 @@ pub(super) async fn run(
     gauges.connections.fetch_add(1, Ordering::Relaxed);
     metrics::counter!("cityops_mqtt_connections_total").increment(1);
     metrics::gauge!("cityops_mqtt_connections").increment(1.0);
-    let (link, outbound) = mpsc::unbounded_channel();
+    let (link, outbound, unsent) = Link::new();
     let (broken, last) = (CancellationToken::new(), Arc::new(OnceLock::new()));
     let writer = tokio::spawn(write_loop(
         write,
         version,
         outbound,
+        unsent,
         broken.clone(),
+        mine.clone(),
         last.clone(),
     ));
     let mut conn = Conn {
@@ -213,7 +219,7 @@ pub(super) async fn run(
 struct Conn {
     shared: Arc<Shared>,
     client_id: String,
-    link: mpsc::UnboundedSender<Out>,
+    link: Link,
     inflight: Arc<Semaphore>,
     reader: wire::Reader,
 }
@@ -278,6 +284,14 @@ impl Conn {
                 In::Disconnect { will } => return End::Clean { will },
                 In::Ack => {}
             }
+            if self.link.unsent() > self.shared.settings.inflight + super::MAX_UNSENT {
+                let e = format!(
+                    "more than {} answers unread: the device does not read its socket",
+                    super::MAX_UNSENT
+                );
+                events::broker_refused(BrokerRefusal::ConnectionError, &e);
+                return End::Lost(e, None);
+            }
         }
     }
 
@@ -297,10 +311,12 @@ impl Conn {
                     Ok(p) => p,
                     Err(_) => {
                         // Every place is waiting for a commit: stop reading this socket.
-                        devices.held_back.fetch_add(1, Ordering::Relaxed);
-                        let p = self.inflight.clone().acquire_owned().await;
-                        devices.held_back.fetch_sub(1, Ordering::Relaxed);
-                        p.map_err(|e| e.to_string())?
+                        let _held = HeldBack::new(&devices.held_back);
+                        self.inflight
+                            .clone()
+                            .acquire_owned()
+                            .await
+                            .map_err(|e| e.to_string())?
                     }
                 };
                 devices.awaiting_commit.fetch_add(1, Ordering::Relaxed);
@@ -325,10 +341,11 @@ impl Conn {
             Err(mpsc::error::TrySendError::Full(e)) => e,
             Err(mpsc::error::TrySendError::Closed(_)) => return Err("cityops is stopping".into()),
         };
-        devices.held_back.fetch_add(1, Ordering::Relaxed);
-        let sent = queue.send(envelope).await;
-        devices.held_back.fetch_sub(1, Ordering::Relaxed);
-        sent.map_err(|_| "cityops is stopping".to_owned())
+        let _held = HeldBack::new(&devices.held_back);
+        queue
+            .send(envelope)
+            .await
+            .map_err(|_| "cityops is stopping".to_owned())
     }
 
     /// A will: decoded and queued like a QoS 0 publish, without waiting.
@@ -345,7 +362,10 @@ impl Conn {
             "{}/{}/",
             self.shared.settings.command_prefix, self.client_id
         );
-        if !filter.starts_with(&own) || filter[own.len()..].contains(['+']) {
+        if !filter.starts_with(&own)
+            || filter[own.len()..].contains(['+'])
+            || filter.len() > own.len() + super::MAX_NAME_BYTES
+        {
             return Granted::NotAuthorized;
         }
         let mut sessions = self
@@ -380,7 +400,24 @@ impl Conn {
     }
 
     fn send(&self, out: Out) {
-        let _ = self.link.send(out);
+        self.link.send(out);
+    }
+}
+
+/// Counts a connection as held back while it lives: also when the wait it marks is
+/// cancelled (the connection closed by a takeover or a shutdown).
+struct HeldBack<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> HeldBack<'a> {
+    fn new(gauge: &'a std::sync::atomic::AtomicUsize) -> Self {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Self(gauge)
+    }
+}
+
+impl Drop for HeldBack<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -432,27 +469,50 @@ async fn next<T>(
 }
 
 /// Writes what the connection is sent, as many packets per write as are waiting; when
-/// nothing more can be sent, the DISCONNECT saying `last` (5).
+/// nothing more can be sent, the DISCONNECT saying `last` (5). On a takeover it stops at
+/// once: acknowledgements still owed would go to a connection the device has left (it
+/// sends those messages again on its new one), and the socket must not wait for them.
 async fn write_loop(
     mut write: OwnedWriteHalf,
     version: Version,
     mut outbound: mpsc::UnboundedReceiver<Out>,
+    unsent: Arc<std::sync::atomic::AtomicUsize>,
     broken: CancellationToken,
+    taken_over: CancellationToken,
     last: Arc<OnceLock<Why>>,
 ) {
     let mut waiting = Vec::with_capacity(256);
     let mut bytes = BytesMut::with_capacity(4096);
-    while outbound.recv_many(&mut waiting, 256).await > 0 {
+    loop {
+        let got = tokio::select! {
+            n = outbound.recv_many(&mut waiting, 256) => n,
+            _ = taken_over.cancelled() => 0,
+        };
+        if got == 0 {
+            break;
+        }
+        let n = waiting.len();
         for out in waiting.drain(..) {
             wire::write(version, out, &mut bytes);
         }
-        if write.write_all(&bytes).await.is_err() {
+        let written = tokio::select! {
+            w = write.write_all(&bytes) => w.is_ok(),
+            // A device that does not read must not hold its old socket open either.
+            _ = taken_over.cancelled() => return,
+        };
+        if !written {
             broken.cancel();
             return;
         }
+        unsent.fetch_sub(n, Ordering::Relaxed);
         bytes.clear();
     }
-    if let Some(why) = last.get()
+    let why = if taken_over.is_cancelled() {
+        Some(&Why::TakenOver)
+    } else {
+        last.get()
+    };
+    if let Some(why) = why
         && wire::write(version, Out::Disconnect(*why), &mut bytes)
     {
         let _ = write.write_all(&bytes).await;

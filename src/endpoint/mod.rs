@@ -35,6 +35,14 @@ use wire::Out;
 const MAX_SESSIONS: usize = 200_000;
 /// Most filters one device may hold (all under its own command topic).
 const MAX_SUBSCRIPTIONS: usize = 16;
+/// Longest client id, subscription filter or aliased topic kept, in bytes. MQTT allows
+/// 65 535; what a session or connection keeps is bounded by these (a longer client id is
+/// refused, a longer filter not granted, a longer aliased topic closes the connection).
+const MAX_NAME_BYTES: usize = 256;
+/// Answers (PUBACKs, PINGRESPs, SUBACKs...) a connection may have queued and not yet
+/// written, beyond its in-flight window: a device that sends and never reads is closed
+/// rather than queueing answers without end.
+const MAX_UNSENT: usize = 1024;
 
 /// The acknowledgement of one QoS 1 message, carried through the pipeline and sent
 /// after its commit. Dropping it unsent (the writer aborted, the connection is gone)
@@ -42,7 +50,7 @@ const MAX_SUBSCRIPTIONS: usize = 16;
 #[derive(Debug)]
 pub struct DeviceAck {
     pkid: u16,
-    link: mpsc::UnboundedSender<Out>,
+    link: Link,
     _permit: OwnedSemaphorePermit,
     exactly_once: bool,
     status: Arc<IngestStatus>,
@@ -65,7 +73,42 @@ impl DeviceAck {
         } else {
             Out::PubAck(self.pkid)
         };
-        let _ = self.link.send(o);
+        self.link.send(o);
+    }
+}
+
+/// The way to a connection's writer, counting what is queued and not yet written.
+#[derive(Debug, Clone)]
+struct Link {
+    tx: mpsc::UnboundedSender<Out>,
+    unsent: Arc<AtomicUsize>,
+}
+
+impl Link {
+    fn new() -> (Self, mpsc::UnboundedReceiver<Out>, Arc<AtomicUsize>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let unsent = Arc::new(AtomicUsize::new(0));
+        (
+            Self {
+                tx,
+                unsent: unsent.clone(),
+            },
+            rx,
+            unsent,
+        )
+    }
+
+    /// Queues `out`; never waits. (The writer takes what it writes off `unsent`.)
+    fn send(&self, out: Out) {
+        // Counted before it can be written, so the writer never takes off more than is on.
+        self.unsent.fetch_add(1, Ordering::Relaxed);
+        if self.tx.send(out).is_err() {
+            self.unsent.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    fn unsent(&self) -> usize {
+        self.unsent.load(Ordering::Relaxed)
     }
 }
 

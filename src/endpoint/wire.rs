@@ -9,10 +9,10 @@ use rumqttc::mqttbytes::{self as m4, v4};
 use rumqttc::v5::mqttbytes::{self as m5, v5};
 use std::collections::HashMap;
 
-pub(crate) use rumqttc::mqttbytes::QoS;
+pub(super) use rumqttc::mqttbytes::QoS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Version {
+pub(super) enum Version {
     V4,
     V5,
 }
@@ -116,7 +116,7 @@ pub(super) enum Why {
 
 /// What a connection may send.
 #[derive(Debug)]
-pub(crate) enum Out {
+pub(super) enum Out {
     ConnAck {
         code: ConnectCode,
         session_present: bool,
@@ -141,7 +141,8 @@ pub(crate) enum Out {
     Disconnect(Why),
 }
 
-/// Topic aliases a 5 client may set up (`topic_alias_max` in the CONNACK).
+/// Topic aliases a 5 client may set up (`topic_alias_max` in the CONNACK), each for a
+/// topic of at most [`super::MAX_NAME_BYTES`]: what a connection keeps stays small.
 pub(super) const TOPIC_ALIASES: u16 = 64;
 
 /// Reads the first packet, which must be a CONNECT of either version.
@@ -150,6 +151,9 @@ pub(super) fn read_connect(buf: &mut BytesMut, max: usize) -> Result<Connect, Re
     // is not a 3.1.1 CONNECT (the 3.1.1 codec takes a level-5 header for its own, then
     // misreads the properties). A CONNECT is read once per connection.
     flags_ok(buf)?;
+    // Framed before it is copied: a CONNECT trickling in byte by byte must not be copied
+    // once per byte.
+    m4::check(buf.iter(), max).map_err(v4_error)?;
     let mut probe = buf.clone();
     let v4_error = match v4::Packet::read(&mut probe, max) {
         Ok(v4::Packet::Connect(c)) if c.protocol == m4::Protocol::V4 => {
@@ -284,6 +288,13 @@ impl Reader {
                     if let Some(a) = alias {
                         if a == 0 || a > TOPIC_ALIASES {
                             return Err(ReadError::Malformed(format!("topic alias {a}")));
+                        }
+                        if t.len() > super::MAX_NAME_BYTES {
+                            return Err(ReadError::Malformed(format!(
+                                "an alias for a topic of {} bytes (at most {})",
+                                t.len(),
+                                super::MAX_NAME_BYTES
+                            )));
                         }
                         self.aliases.insert(a, t.clone());
                     }
