@@ -22,6 +22,11 @@ use std::time::Duration;
 
 /// Connections: one or two writers, API reads and incident updates beside them.
 const POOL_SIZE: u32 = 8;
+/// Connections kept open even when idle. A new PostgreSQL backend writes files in the
+/// database's directory as it starts (the relation cache's init file), so when that disk
+/// is full only connections already open can serve: with these, the pages keep reading
+/// while the writer waits for space.
+const WARM_CONNECTIONS: u32 = 4;
 /// How long a caller waits for a free connection before the store reports itself down.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -37,6 +42,7 @@ impl PgStore {
     pub async fn open(url: &str, dead_letter_limit: u32) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
+            .min_connections(WARM_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
