@@ -158,6 +158,33 @@ fn check_config_refuses_a_broken_rules_directory() {
 }
 
 #[test]
+fn check_config_refuses_a_device_password_file_that_does_not_parse() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let file = tmp.path().join("devices.passwd");
+    std::fs::write(&file, "pump-7:not-a-hash\n").expect("write");
+    let file_arg = file.display().to_string();
+    let out = check_config(&[("CITYOPS_MQTT_DEVICE_PASSWORDS", &file_arg)], tmp.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a bad password file fails: {stderr}");
+    assert!(
+        stderr.contains("devices.passwd") && stderr.contains("line 1"),
+        "the error names the file and the line: {stderr}"
+    );
+    // With an external broker the setting means nothing, which is said too.
+    std::fs::write(&file, "").expect("write");
+    let out = check_config(
+        &[
+            ("CITYOPS_MQTT_DEVICE_PASSWORDS", &file_arg),
+            ("CITYOPS_MQTT_BROKER", "mqtt://127.0.0.1:1883"),
+        ],
+        tmp.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("mqtt.device_passwords"), "{stderr}");
+}
+
+#[test]
 fn check_config_refuses_a_database_that_does_not_answer_and_says_so_quickly() {
     // Accepts connections (the kernel does) and never answers.
     let silent = TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -30,6 +30,11 @@ pub async fn check_config(path: Option<&PathBuf>, data: &Path) -> anyhow::Result
             "loading the category catalog, routing and calendar: {e:#}"
         ));
     }
+    if let Some(path) = &config.mqtt.device_passwords
+        && let Err(e) = cityops::endpoint::DevicePasswords::load(path)
+    {
+        problems.push(format!("{e:#}"));
+    }
     let db_url = config.database_url(data);
     let database = match check_database(&db_url).await {
         Ok(what) => what,

@@ -24,6 +24,12 @@ impl Config {
                 }
             }
         }
+        if self.mqtt.device_passwords.is_some() && self.mqtt.broker.trim() != "embedded" {
+            return bad(
+                "mqtt.device_passwords",
+                "applies to the embedded endpoint only; an external broker checks its own devices",
+            );
+        }
         if self.mqtt.max_connections == 0 || self.mqtt.max_connections > 1 << 20 {
             return bad("mqtt.max_connections", "must be between 1 and 1048576");
         }

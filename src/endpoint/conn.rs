@@ -145,9 +145,9 @@ pub(super) async fn run(
         }
     };
     let gauges = &shared.status.devices;
-    gauges.connections.fetch_add(1, Ordering::Relaxed);
+    let open = gauges.connections.fetch_add(1, Ordering::Relaxed) + 1;
     metrics::counter!("cityops_mqtt_connections_total").increment(1);
-    metrics::gauge!("cityops_mqtt_connections").increment(1.0);
+    metrics::gauge!("cityops_mqtt_connections").set(open as f64);
     let (link, outbound, unsent) = Link::new();
     let (broken, last) = (CancellationToken::new(), Arc::new(OnceLock::new()));
     let writer = tokio::spawn(write_loop(
@@ -212,8 +212,8 @@ pub(super) async fn run(
     drop(link);
     // The writer ends once every ack still owed has been sent or dropped.
     let _ = writer.await;
-    gauges.connections.fetch_sub(1, Ordering::Relaxed);
-    metrics::gauge!("cityops_mqtt_connections").decrement(1.0);
+    let open = gauges.connections.fetch_sub(1, Ordering::Relaxed) - 1;
+    metrics::gauge!("cityops_mqtt_connections").set(open as f64);
 }
 
 struct Conn {
