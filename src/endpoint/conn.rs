@@ -1,5 +1,9 @@
 //! One device connection: CONNECT, then publishes into the pipeline, acknowledged after
 //! their commit, until the device leaves, stops talking, or cityops stops.
+//!
+//! Longer than 500 lines on purpose: a connection's whole life (CONNECT, the read loop, the
+//! acknowledgements in commit order, the ways it ends) shares one state and reads best in
+//! one place.
 
 use super::wire::{self, ConnectCode, Granted, In, Out, QoS, ReadError, Version, Why};
 use super::{DeviceAck, Link, Shared};

@@ -3,6 +3,9 @@
 //! CONNECT; every later packet is read and written in it. Framing and parsing are the
 //! codec's; this module only maps its packets to what the session needs ([`In`]) and back
 //! ([`Out`]).
+//!
+//! Longer than 500 lines on purpose: each packet is read and written for both versions side
+//! by side, so that a change to one version is made next to the other.
 
 use bytes::{Bytes, BytesMut};
 use rumqttc::mqttbytes::{self as m4, v4};

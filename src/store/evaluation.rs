@@ -1,12 +1,110 @@
 //! What an evaluation (综合评价, GB/T 30428.4) asks the store and what it answers: the
 //! counts of the closed loop per department, district, street or post over a period, with
 //! the rates cities publish. The definitions are in `docs/evaluation.md`; both backends
-//! compute the counts and means in SQL, and this module holds what they share: the row,
-//! the rates (divisions of the counts) and SQLite's p90.
+//! compute the counts and means in SQL, and this module holds what they share: the facts'
+//! SQL (`evaluation_cte!`), the row, the rates (divisions of the counts) and SQLite's p90.
 
 use super::StoreResult;
 use crate::model::Timestamp;
 use serde::{Deserialize, Serialize};
+
+/// The facts of the period, one row each (`kind`, the incident, who, a duration in
+/// seconds), joined to their incident and grouped by `key`: `WITH … grouped(grp, kind, secs)`,
+/// for both backends. The dialect's parts are arguments: the period's and the scope's
+/// parameters, a NULL of the duration's type, and what wraps a difference of two event
+/// times (`a - b`) to make it seconds.
+macro_rules! evaluation_cte {
+    (key: $key:literal, from: $from:literal, to: $to:literal, district: $district:literal,
+     street: $street:literal, department: $department:literal, null_secs: $null:literal,
+     secs: ($secs_open:literal, $secs_close:literal)) => {
+        concat!(
+            "WITH closes AS ( \
+               SELECT e.incident_id, e.actor, \
+                 COALESCE(e.at > (SELECT i.due_at FROM incidents i WHERE i.id = e.incident_id), \
+                   FALSE) AS late, ",
+            $secs_open,
+            "e.at - (SELECT MIN(f.at) FROM incident_events f \
+               WHERE f.incident_id = e.incident_id AND f.action = 'file')",
+            $secs_close,
+            " AS secs \
+               FROM incident_events e \
+               WHERE e.action IN ('close', 'force_close', 'closed') AND e.to_state = 'closed' \
+                 AND e.at >= ",
+            $from,
+            " AND e.at < ",
+            $to,
+            "), \
+             open_due AS ( \
+               SELECT id AS incident_id, status FROM incidents \
+               WHERE ",
+            not_final!(),
+            " AND due_at >= ",
+            $from,
+            " AND due_at < ",
+            $to,
+            "), \
+             facts (incident_id, who, kind, secs) AS ( \
+               SELECT incident_id, actor, action, ",
+            $null,
+            " FROM incident_events \
+                 WHERE action IN ('file', 'rework', 'grant_extension') AND at >= ",
+            $from,
+            " AND at < ",
+            $to,
+            " UNION ALL SELECT incident_id, actor, 'close', secs FROM closes \
+               UNION ALL SELECT incident_id, actor, 'on_time', NULL FROM closes WHERE NOT late \
+               UNION ALL SELECT incident_id, NULL, 'due', NULL FROM closes \
+               UNION ALL SELECT incident_id, NULL, 'overdue', NULL FROM closes WHERE late \
+               UNION ALL SELECT incident_id, NULL, 'due', NULL FROM open_due \
+               UNION ALL SELECT incident_id, NULL, \
+                 CASE WHEN status = 'suspended' THEN 'suspended' ELSE 'overdue' END, NULL \
+                 FROM open_due \
+               UNION ALL SELECT e.incident_id, e.actor, 'acknowledge', ",
+            $secs_open,
+            "e.at - (SELECT d.at FROM incident_events d \
+               WHERE d.incident_id = e.incident_id AND d.action = 'dispatch' AND d.id < e.id \
+               ORDER BY d.id DESC LIMIT 1)",
+            $secs_close,
+            " FROM incident_events e \
+                 WHERE e.action = 'acknowledge' AND e.at >= ",
+            $from,
+            " AND e.at < ",
+            $to,
+            "), \
+             inc AS ( \
+               SELECT i.id, i.district, i.street, \
+                 (SELECT substr(d.note, 4) FROM incident_events d \
+                   WHERE d.incident_id = i.id AND d.action = 'dispatch' AND d.note LIKE 'to %' \
+                   ORDER BY d.id DESC LIMIT 1) AS department, \
+                 (SELECT a.actor FROM incident_events a \
+                   WHERE a.incident_id = i.id AND a.action = 'acknowledge' \
+                   ORDER BY a.id DESC LIMIT 1) AS handler \
+               FROM incidents i \
+               WHERE i.id IN (SELECT incident_id FROM facts) \
+                 AND EXISTS (SELECT 1 FROM incident_events f \
+                   WHERE f.incident_id = i.id AND f.action = 'file')), \
+             scoped AS ( \
+               SELECT * FROM inc \
+               WHERE (",
+            $district,
+            " IS NULL OR district = ",
+            $district,
+            ") AND (",
+            $street,
+            " IS NULL OR street = ",
+            $street,
+            ") AND (",
+            $department,
+            " IS NULL OR department = ",
+            $department,
+            ")), \
+             grouped AS ( \
+               SELECT ",
+            $key,
+            " AS grp, x.kind, x.secs FROM facts x JOIN scoped i ON i.id = x.incident_id) "
+        )
+    };
+}
 
 /// What the rows of an evaluation are grouped by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]

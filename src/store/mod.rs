@@ -85,6 +85,7 @@ macro_rules! shared_sql {
 }
 
 mod batch;
+#[macro_use]
 mod evaluation;
 mod incidents;
 mod migrate;

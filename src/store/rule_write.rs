@@ -103,7 +103,7 @@ impl RuleWrite {
 }
 
 /// What a backend does for a step, inside one transaction of its own: each call one
-/// statement (none for an empty set).
+/// statement, and only with a set that is not empty.
 #[async_trait::async_trait]
 pub(crate) trait StepTx: Send + Sized {
     /// The open incidents with these keys, locked until the transaction ends.
@@ -115,7 +115,9 @@ pub(crate) trait StepTx: Send + Sized {
     async fn insert(&mut self, rows: &[Incident]) -> StoreResult<()>;
     /// Appends events in their order.
     async fn append_events(&mut self, events: &[IncidentEvent]) -> StoreResult<()>;
-    async fn save_state(&mut self, step: &RuleWrite) -> StoreResult<()>;
+    /// Inserts or replaces rule state, by key.
+    async fn upsert_state(&mut self, states: &[(&str, &str)]) -> StoreResult<()>;
+    async fn delete_state(&mut self, keys: &[&str]) -> StoreResult<()>;
     async fn commit(self) -> StoreResult<()>;
 }
 
@@ -133,10 +135,22 @@ pub(crate) async fn write<T: StepTx>(mut tx: T, step: &RuleWrite) -> StoreResult
     let plan = plan(current, &step.changes)?;
     // Updates first: a key closed and opened again in one step frees its key before the
     // new incident takes it.
-    tx.update(&plan.updates).await?;
-    tx.insert(&plan.inserts).await?;
-    tx.append_events(&plan.events).await?;
-    tx.save_state(step).await?;
+    if !plan.updates.is_empty() {
+        tx.update(&plan.updates).await?;
+    }
+    if !plan.inserts.is_empty() {
+        tx.insert(&plan.inserts).await?;
+    }
+    if !plan.events.is_empty() {
+        tx.append_events(&plan.events).await?;
+    }
+    let (upserts, deletes) = step.state_split();
+    if !upserts.is_empty() {
+        tx.upsert_state(&upserts).await?;
+    }
+    if !deletes.is_empty() {
+        tx.delete_state(&deletes).await?;
+    }
     tx.commit().await?;
     Ok(plan.outcome())
 }

@@ -8,7 +8,7 @@ use crate::model::{Incident, IncidentEvent, Timestamp};
 use crate::store::ReportRecord;
 use crate::store::StoreResult;
 use crate::store::postgres::to_pg;
-use crate::store::rule_write::{RuleWrite, StepTx};
+use crate::store::rule_write::StepTx;
 use chrono::{DateTime, Utc};
 
 #[async_trait::async_trait]
@@ -32,9 +32,6 @@ impl StepTx for sqlx::Transaction<'static, sqlx::Postgres> {
         super::reports::record_report(self, report).await
     }
     async fn update(&mut self, rows: &[Incident]) -> StoreResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
         let ids: Vec<uuid::Uuid> = rows.iter().map(|i| i.id.0).collect();
         let severity: Vec<&str> = rows.iter().map(|i| i.severity.as_str()).collect();
         let status: Vec<&str> = rows.iter().map(|i| i.status.as_str()).collect();
@@ -64,9 +61,6 @@ impl StepTx for sqlx::Transaction<'static, sqlx::Postgres> {
         Ok(())
     }
     async fn insert(&mut self, rows: &[Incident]) -> StoreResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
         let col = |f: fn(&Incident) -> Option<&str>| -> Vec<Option<&str>> {
             rows.iter().map(f).collect()
         };
@@ -111,9 +105,6 @@ impl StepTx for sqlx::Transaction<'static, sqlx::Postgres> {
         Ok(())
     }
     async fn append_events(&mut self, events: &[IncidentEvent]) -> StoreResult<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
         let col = |f: fn(&IncidentEvent) -> Option<&str>| -> Vec<Option<&str>> {
             events.iter().map(f).collect()
         };
@@ -140,27 +131,25 @@ impl StepTx for sqlx::Transaction<'static, sqlx::Postgres> {
         .await?;
         Ok(())
     }
-    async fn save_state(&mut self, step: &RuleWrite) -> StoreResult<()> {
-        let (upserts, deletes) = step.state_split();
-        if !upserts.is_empty() {
-            let (keys, values): (Vec<&str>, Vec<&str>) = upserts.into_iter().unzip();
-            sqlx::query(
-                "INSERT INTO rule_state (key, value, updated_at) \
-                 SELECT k, v, now() FROM UNNEST($1::text[], $2::text[]) AS t(k, v) \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
-                 updated_at = excluded.updated_at",
-            )
-            .bind(&keys)
-            .bind(&values)
+    async fn upsert_state(&mut self, states: &[(&str, &str)]) -> StoreResult<()> {
+        let (keys, values): (Vec<&str>, Vec<&str>) = states.iter().copied().unzip();
+        sqlx::query(
+            "INSERT INTO rule_state (key, value, updated_at) \
+             SELECT k, v, now() FROM UNNEST($1::text[], $2::text[]) AS t(k, v) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(&keys)
+        .bind(&values)
+        .execute(&mut **self)
+        .await?;
+        Ok(())
+    }
+    async fn delete_state(&mut self, keys: &[&str]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM rule_state WHERE key = ANY($1::text[])")
+            .bind(keys)
             .execute(&mut **self)
             .await?;
-        }
-        if !deletes.is_empty() {
-            sqlx::query("DELETE FROM rule_state WHERE key = ANY($1::text[])")
-                .bind(&deletes)
-                .execute(&mut **self)
-                .await?;
-        }
         Ok(())
     }
     async fn commit(self) -> StoreResult<()> {

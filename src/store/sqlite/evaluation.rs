@@ -13,66 +13,17 @@ use crate::store::{EvaluationGroup, EvaluationRow, EvaluationScope, StoreResult}
 use sqlx::{Row, SqlitePool};
 use std::collections::HashMap;
 
-/// The facts of the period, one row each (`kind`, the incident, who, a duration in
-/// seconds), joined to their incident and grouped by `$key`: `grouped(grp, kind, secs)`.
-macro_rules! evaluation_cte {
+/// The shared facts of `evaluation_cte!` grouped by `$key`, in SQLite's terms (times are µs).
+macro_rules! facts {
     ($key:literal) => {
-        concat!(
-            "WITH closes AS ( \
-               SELECT e.incident_id, e.actor, \
-                 COALESCE(e.at > (SELECT i.due_at FROM incidents i WHERE i.id = e.incident_id), \
-                   FALSE) AS late, \
-                 (e.at - (SELECT MIN(f.at) FROM incident_events f \
-                   WHERE f.incident_id = e.incident_id AND f.action = 'file')) / 1e6 AS secs \
-               FROM incident_events e \
-               WHERE e.action IN ('close', 'force_close', 'closed') AND e.to_state = 'closed' \
-                 AND e.at >= ?1 AND e.at < ?2), \
-             open_due AS ( \
-               SELECT id AS incident_id, status FROM incidents \
-               WHERE status NOT IN ('closed', 'rejected', 'merged') \
-                 AND due_at >= ?1 AND due_at < ?2), \
-             facts (incident_id, who, kind, secs) AS ( \
-               SELECT incident_id, actor, action, NULL FROM incident_events \
-                 WHERE action IN ('file', 'rework', 'grant_extension') AND at >= ?1 AND at < ?2 \
-               UNION ALL SELECT incident_id, actor, 'close', secs FROM closes \
-               UNION ALL SELECT incident_id, actor, 'on_time', NULL FROM closes WHERE NOT late \
-               UNION ALL SELECT incident_id, NULL, 'due', NULL FROM closes \
-               UNION ALL SELECT incident_id, NULL, 'overdue', NULL FROM closes WHERE late \
-               UNION ALL SELECT incident_id, NULL, 'due', NULL FROM open_due \
-               UNION ALL SELECT incident_id, NULL, \
-                 CASE WHEN status = 'suspended' THEN 'suspended' ELSE 'overdue' END, NULL \
-                 FROM open_due \
-               UNION ALL SELECT e.incident_id, e.actor, 'acknowledge', \
-                 (e.at - (SELECT d.at FROM incident_events d \
-                   WHERE d.incident_id = e.incident_id AND d.action = 'dispatch' AND d.id < e.id \
-                   ORDER BY d.id DESC LIMIT 1)) / 1e6 \
-                 FROM incident_events e \
-                 WHERE e.action = 'acknowledge' AND e.at >= ?1 AND e.at < ?2), \
-             inc AS ( \
-               SELECT i.id, i.district, i.street, \
-                 (SELECT substr(d.note, 4) FROM incident_events d \
-                   WHERE d.incident_id = i.id AND d.action = 'dispatch' AND d.note LIKE 'to %' \
-                   ORDER BY d.id DESC LIMIT 1) AS department, \
-                 (SELECT a.actor FROM incident_events a \
-                   WHERE a.incident_id = i.id AND a.action = 'acknowledge' \
-                   ORDER BY a.id DESC LIMIT 1) AS handler \
-               FROM incidents i \
-               WHERE i.id IN (SELECT incident_id FROM facts) \
-                 AND EXISTS (SELECT 1 FROM incident_events f \
-                   WHERE f.incident_id = i.id AND f.action = 'file')), \
-             scoped AS ( \
-               SELECT * FROM inc \
-               WHERE (?3 IS NULL OR district = ?3) AND (?4 IS NULL OR street = ?4) \
-                 AND (?5 IS NULL OR department = ?5)), \
-             grouped AS ( \
-               SELECT ",
-            $key,
-            " AS grp, x.kind, x.secs FROM facts x JOIN scoped i ON i.id = x.incident_id) "
+        evaluation_cte!(
+            key: $key, from: "?1", to: "?2", district: "?3", street: "?4", department: "?5",
+            null_secs: "NULL", secs: ("(", ") / 1e6")
         )
     };
 }
 
-/// Counts and means per group, after `evaluation_cte!`.
+/// Counts and means per group, after the facts.
 macro_rules! counts {
     () => {
         "SELECT grp, \
@@ -90,7 +41,7 @@ macro_rules! counts {
     };
 }
 
-/// The durations the p90s are taken from, after `evaluation_cte!`.
+/// The durations the p90s are taken from, after the facts.
 macro_rules! durations {
     () => {
         "SELECT grp, kind, secs FROM grouped \
@@ -101,8 +52,8 @@ macro_rules! durations {
 macro_rules! statements {
     ($key:literal) => {
         (
-            concat!(evaluation_cte!($key), counts!()),
-            concat!(evaluation_cte!($key), durations!()),
+            concat!(facts!($key), counts!()),
+            concat!(facts!($key), durations!()),
         )
     };
 }

@@ -7,7 +7,7 @@ use super::incidents::incident;
 use crate::model::{Incident, IncidentEvent};
 use crate::store::ReportRecord;
 use crate::store::StoreResult;
-use crate::store::rule_write::{RuleWrite, StepTx};
+use crate::store::rule_write::StepTx;
 use serde_json::json;
 
 #[async_trait::async_trait]
@@ -30,9 +30,6 @@ impl StepTx for sqlx::Transaction<'static, sqlx::Sqlite> {
         super::reports::record_report(self, report).await
     }
     async fn update(&mut self, rows: &[Incident]) -> StoreResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
         let set: Vec<_> = rows
             .iter()
             .map(|i| {
@@ -61,9 +58,6 @@ impl StepTx for sqlx::Transaction<'static, sqlx::Sqlite> {
         Ok(())
     }
     async fn insert(&mut self, rows: &[Incident]) -> StoreResult<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
         let set: Vec<_> = rows
             .iter()
             .map(|i| {
@@ -106,9 +100,6 @@ impl StepTx for sqlx::Transaction<'static, sqlx::Sqlite> {
         Ok(())
     }
     async fn append_events(&mut self, events: &[IncidentEvent]) -> StoreResult<()> {
-        if events.is_empty() {
-            return Ok(());
-        }
         let set: Vec<_> = events
             .iter()
             .map(|e| {
@@ -133,28 +124,26 @@ impl StepTx for sqlx::Transaction<'static, sqlx::Sqlite> {
         .await?;
         Ok(())
     }
-    async fn save_state(&mut self, step: &RuleWrite) -> StoreResult<()> {
-        let (upserts, deletes) = step.state_split();
-        if !upserts.is_empty() {
-            // updated_at is wall-clock µs, for operators; the engine's own times are in value.
-            sqlx::query(
-                "INSERT INTO rule_state (key, value, updated_at) \
-                 SELECT s.value->>0, s.value->>1, \
-                 CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER) \
-                 FROM json_each(?) AS s WHERE true \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
-                 updated_at = excluded.updated_at",
-            )
-            .bind(json!(upserts).to_string())
+    async fn upsert_state(&mut self, states: &[(&str, &str)]) -> StoreResult<()> {
+        // updated_at is wall-clock µs, for operators; the engine's own times are in value.
+        sqlx::query(
+            "INSERT INTO rule_state (key, value, updated_at) \
+             SELECT s.value->>0, s.value->>1, \
+             CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER) \
+             FROM json_each(?) AS s WHERE true \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(json!(states).to_string())
+        .execute(&mut **self)
+        .await?;
+        Ok(())
+    }
+    async fn delete_state(&mut self, keys: &[&str]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM rule_state WHERE key IN (SELECT value FROM json_each(?))")
+            .bind(json!(keys).to_string())
             .execute(&mut **self)
             .await?;
-        }
-        if !deletes.is_empty() {
-            sqlx::query("DELETE FROM rule_state WHERE key IN (SELECT value FROM json_each(?))")
-                .bind(json!(deletes).to_string())
-                .execute(&mut **self)
-                .await?;
-        }
         Ok(())
     }
     async fn commit(self) -> StoreResult<()> {
