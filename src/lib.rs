@@ -33,6 +33,7 @@ pub mod config;
 pub mod demo;
 pub mod endpoint;
 pub mod incidents;
+pub mod indicators;
 pub mod ingest;
 pub mod live;
 pub mod model;

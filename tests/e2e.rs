@@ -199,6 +199,8 @@ async fn demo_mode_feeds_the_city_and_raises_incidents() {
             env("CITYOPS_DEMO_RATE", "3000"),
             env("CITYOPS_DEMO_ANOMALY_RATE", "0.02"),
             env("CITYOPS_DEMO_ALERTS_PER_MIN", "600"),
+            // The shipped rules directory, for its indicator set.
+            env("CITYOPS_RULES_DIR", &path_str(&repo().join("rules"))),
         ],
         ..Default::default()
     });
@@ -220,6 +222,33 @@ async fn demo_mode_feeds_the_city_and_raises_incidents() {
         rejected, 0.0,
         "the simulator sent something cityops rejected"
     );
+    // The vital signs of the running demo: the shipped set, each with a value, a level and
+    // its trend (one-minute values fill it as the minutes pass).
+    let indicators = eventually("the vital signs computed", WAIT, || async {
+        let (status, v) = c.get_json("/api/v1/indicators").await;
+        assert_eq!(status, 200, "{v}");
+        let list = v["indicators"].as_array().cloned().unwrap_or_default();
+        let computed = list
+            .iter()
+            .filter(|i| i["source"] != "incidents" || i["id"] == "open-incidents")
+            .all(|i| i["value"].is_number());
+        (computed && !list.is_empty()).then_some(list)
+    })
+    .await;
+    assert!(indicators.len() >= 24, "{} indicators", indicators.len());
+    let sectors: std::collections::BTreeSet<&str> = indicators
+        .iter()
+        .filter_map(|i| i["sector"].as_str())
+        .collect();
+    assert!(sectors.len() >= 8, "{sectors:?}");
+    for i in &indicators {
+        let level = i["level"].as_str().unwrap_or_default();
+        assert!(
+            ["normal", "blue", "yellow", "orange", "red"].contains(&level),
+            "{i}"
+        );
+        assert!(i["trend"].is_array() && i["sector_name"].is_string(), "{i}");
+    }
 }
 
 /// A city's sensor list comes in pages: `limit` (at most 10 000) and a cursor `after`, the

@@ -27,6 +27,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/dead-letters"),
     ("get", "/api/v1/city/{layer}"),
     ("get", "/api/v1/evaluation"),
+    ("get", "/api/v1/indicators"),
+    ("get", "/api/v1/indicators/{id}/history"),
     ("post", "/api/v1/reports"),
     ("get", "/api/v1/incidents/{id}/report"),
     ("post", "/api/v1/incidents/{id}/photos"),

@@ -129,7 +129,7 @@ fn params(q: &EvaluationQuery, now: Timestamp) -> Result<Params, ApiError> {
         None => EvaluationGroup::Department,
         Some(b) => EvaluationGroup::parse(b).ok_or_else(|| {
             bad(format!(
-                "by: expected department, district, street or post, got {b:?}"
+                "by: expected department, district, street, post or city, got {b:?}"
             ))
         })?,
     };
@@ -150,7 +150,7 @@ fn params(q: &EvaluationQuery, now: Timestamp) -> Result<Params, ApiError> {
 
 /// An RFC 3339 time. A `+` of the offset that arrives as a space (an unencoded `+` in
 /// the query string) is taken as the `+` it was meant to be.
-fn time(name: &str, v: Option<&str>) -> Result<Timestamp, ApiError> {
+pub(super) fn time(name: &str, v: Option<&str>) -> Result<Timestamp, ApiError> {
     let v = v.ok_or_else(|| {
         ApiError::BadRequest(format!(
             "{name} is required: an RFC 3339 time such as 2026-01-01T00:00:00+08:00"
@@ -184,6 +184,7 @@ fn header_row(by: EvaluationGroup) -> [&'static str; 16] {
             EvaluationGroup::District => "区县 district",
             EvaluationGroup::Street => "街道 street",
             EvaluationGroup::Post => "岗位 post",
+            EvaluationGroup::City => "全市 city",
         },
         "立案数 filed",
         "应结案数 due",

@@ -9,6 +9,7 @@ mod error;
 mod evaluation;
 mod headers;
 mod health;
+mod indicators;
 mod open311;
 pub mod openapi;
 mod pages;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub incidents: crate::incidents::Incidents,
     /// People's reports and photos: photo directory and limits, grid points, desk wake-up.
     pub reports: Arc<crate::incidents::reports::Reports>,
+    /// The vital signs as they stand (`crate::indicators`), published by their stage.
+    pub indicators: tokio::sync::watch::Receiver<Arc<crate::indicators::Board>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -82,6 +85,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/dead-letters", get(rest::dead_letters))
         .route("/api/v1/evaluation", get(evaluation::evaluation))
+        .route("/api/v1/indicators", get(indicators::list))
+        .route("/api/v1/indicators/{id}/history", get(indicators::history))
         .route("/api/v1/reports", post(reports::post_report))
         .route("/api/v1/incidents/{id}/report", get(reports::get_report))
         .route("/api/v1/photos/{id}", get(reports::get_photo))

@@ -11,8 +11,12 @@
 #![allow(dead_code)] // the stubs exist for their attributes only
 
 use super::auth::LoginBody;
+use super::indicators::{
+    HistoryAnswer, HistoryPoint, IndicatorView, IndicatorsAnswer, SectorView, TrendPoint,
+};
 use crate::auth::session::{LoggedIn, UserView};
 use crate::incidents::lifecycle::Command;
+use crate::indicators::ScopeValue;
 use crate::model::{
     CameraInfo, Handling, Incident, IncidentEvent, IncidentStatus, Location, MetricSpec, Reading,
     RejectReason, Role, SensorInfo, Severity, VideoAlert,
@@ -45,6 +49,7 @@ pub enum EvaluationBy {
     District,
     Street,
     Post,
+    City,
 }
 
 /// What `GET /api/v1/evaluation` answers with.
@@ -182,12 +187,30 @@ fn ws() {}
 #[utoipa::path(get, path = "/api/v1/evaluation", tag = "evaluation", security(("bearer" = []), ("cookie" = [])),
     params(("from" = String, Query, format = DateTime, description = "RFC 3339, inclusive"),
            ("to" = String, Query, format = DateTime, description = "RFC 3339, exclusive"),
-           ("by" = Option<EvaluationBy>, Query, description = "department (default), district, street or post"),
+           ("by" = Option<EvaluationBy>, Query, description = "department (default), district, street, post or city"),
            ("format" = Option<EvaluationFormat>, Query, description = "json (default) or csv")),
     responses((status = 200, description = "the figures of docs/evaluation.md per group; CSV with a BOM when format=csv"),
               (status = 400, body = ErrorBody, description = "bad parameters"), (status = 401, body = ErrorBody, description = "not signed in"),
               (status = 403, body = ErrorBody, description = "forbidden")))]
 fn evaluation() {}
+
+#[utoipa::path(get, path = "/api/v1/indicators", tag = "indicators", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = IndicatorsAnswer, description = "the vital signs as they stand, with the last hour, as the user may see them (docs/indicators.md)"),
+              (status = 401, body = ErrorBody, description = "not signed in"),
+              (status = 403, body = ErrorBody, description = "this role reads no vital signs")))]
+fn indicators() {}
+
+#[utoipa::path(get, path = "/api/v1/indicators/{id}/history", tag = "indicators", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path),
+           ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339, inclusive; default 24 hours before `to`"),
+           ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339, exclusive; default now"),
+           ("step" = Option<i64>, Query, description = "minutes per point: 1 (default), 5, 15, 60, 360 or 1440; at most 1 440 points"),
+           ("scope" = Option<String>, Query, description = "\"\" the city, district:<code> or street:<code>; default the user's own")),
+    responses((status = 200, body = HistoryAnswer, description = "one point per step: the last value, the largest, the smallest, the worst level"),
+              (status = 400, body = ErrorBody, description = "bad parameters"), (status = 401, body = ErrorBody, description = "not signed in"),
+              (status = 403, body = ErrorBody, description = "this role reads no vital signs"),
+              (status = 404, body = ErrorBody, description = "no such indicator, or a scope outside the user's jurisdiction")))]
+fn indicator_history() {}
 
 #[utoipa::path(post, path = "/api/v1/reports", tag = "reports", security(("bearer" = []), ("cookie" = [])),
     request_body(content = String, content_type = "application/json",
@@ -323,13 +346,14 @@ impl Modify for Security {
     info(title = "cityops", description = "City operations center: sensors, incidents and the closed loop."),
     paths(healthz, readyz, metrics, login, logout, me, sensors, readings, incidents, incident,
           incident_events, incident_action, reload_rules, post_video_alert, video_alerts,
-          dead_letters, city_layer, ws, evaluation, post_report, get_report, upload_photos,
+          dead_letters, city_layer, ws, evaluation, indicators, indicator_history, post_report, get_report, upload_photos,
           list_photos, get_photo, open311_services, open311_service, open311_requests,
           open311_post_request, open311_request, openapi_json),
     components(schemas(ErrorBody, Open311ErrorBody, EvaluationBy, EvaluationFormat, ConflictBody, ReloadBody, Incident, Handling, IncidentEvent,
         IncidentStatus, Severity, Location, Command, SensorState, LatestValue, SensorInfo,
         MetricSpec, CameraInfo, Reading, VideoAlert, RejectReason, Role, UserView, LoggedIn, LoginBody,
-        EvaluationRow)),
+        EvaluationRow, IndicatorsAnswer, IndicatorView, SectorView, TrendPoint, ScopeValue,
+        HistoryAnswer, HistoryPoint)),
     modifiers(&Security, &Common)
 )]
 pub struct ApiDoc;

@@ -63,6 +63,7 @@ fn scoped(text: &std::sync::Arc<str>, actor: &Actor, city: &City) -> std::sync::
     if !message.contains_key("incidents")
         && !message.contains_key("sensors")
         && !message.contains_key("alerts")
+        && !message.contains_key("indicators")
     {
         return text.clone();
     }
@@ -84,6 +85,14 @@ fn scoped(text: &std::sync::Arc<str>, actor: &Actor, city: &City) -> std::sync::
             serde_json::from_value::<Location>(a["location"].clone())
                 .is_ok_and(|place| access::may_see_place(actor, &place))
         });
+    }
+    if let Some(list) = message.get_mut("indicators").and_then(|l| l.as_array_mut()) {
+        *list = list
+            .iter()
+            .filter_map(|i| serde_json::from_value::<crate::indicators::Current>(i.clone()).ok())
+            .filter_map(|i| crate::indicators::view::scoped(&i, actor))
+            .filter_map(|i| serde_json::to_value(i).ok())
+            .collect();
     }
     std::sync::Arc::from(v.to_string())
 }

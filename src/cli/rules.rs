@@ -27,10 +27,12 @@ pub fn rules(config: Option<&PathBuf>, cmd: RulesCommand) -> anyhow::Result<()> 
     };
     if !test {
         println!(
-            "ok: {} rules in {} files under {}",
+            "ok: {} rules in {} files under {}; {} indicators in {} sectors",
             set.rules.len(),
             set.files.len(),
-            dir.display()
+            dir.display(),
+            set.indicators.indicators.len(),
+            set.indicators.sectors.len()
         );
         return Ok(());
     }

@@ -1,5 +1,6 @@
 //! The city and how its incidents are worked: `[city]` (where the city is), `[rules]`
-//! (the rule files and their timers) and `[desk]` (the dispatch desk's pace).
+//! (the rule files and their timers), `[indicators]` (the vital signs' pace and history) and
+//! `[desk]` (the dispatch desk's pace).
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -58,6 +59,29 @@ impl Default for DeskConfig {
         Self {
             scan_secs: 10,
             reminder_minutes: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IndicatorsConfig {
+    /// How often the vital signs are recomputed (at most; an indicator whose sensors did
+    /// not report and whose window did not move is not), in milliseconds.
+    pub tick_ms: u64,
+    /// How often the closed loop's figures are read from the store for the loop's
+    /// indicators (open, overdue, on-time rate ...), in milliseconds.
+    pub loop_refresh_ms: u64,
+    /// One-minute values older than this many days are deleted.
+    pub retention_days: u32,
+}
+
+impl Default for IndicatorsConfig {
+    fn default() -> Self {
+        Self {
+            tick_ms: 1000,
+            loop_refresh_ms: 10_000,
+            retention_days: 30,
         }
     }
 }

@@ -13,7 +13,7 @@ mod intake;
 mod storage;
 mod validate;
 
-pub use city::{CityConfig, DeskConfig, RulesConfig};
+pub use city::{CityConfig, DeskConfig, IndicatorsConfig, RulesConfig};
 pub use demo::DemoConfig;
 pub use http::{AuthConfig, HttpConfig, LiveConfig};
 pub use intake::{IngestConfig, MqttConfig};
@@ -48,6 +48,7 @@ pub struct Config {
     pub live: LiveConfig,
     pub demo: DemoConfig,
     pub rules: RulesConfig,
+    pub indicators: IndicatorsConfig,
     pub auth: AuthConfig,
     pub desk: DeskConfig,
     pub reports: ReportsConfig,

@@ -73,6 +73,13 @@ impl Config {
                 "batch_max, queue_capacity and max_records must be at least 1",
             );
         }
+        let ind = &self.indicators;
+        if ind.tick_ms == 0 || ind.loop_refresh_ms == 0 || ind.retention_days == 0 {
+            return bad(
+                "indicators.tick_ms",
+                "tick_ms, loop_refresh_ms and retention_days must be at least 1",
+            );
+        }
         if self.live.tick_ms == 0 || self.live.client_queue == 0 {
             return bad(
                 "live.tick_ms",

@@ -35,10 +35,12 @@ pub const EVENT_QUEUE: usize = 1024;
 /// A change for the hub to announce. Sent only after it is committed to the store.
 #[derive(Debug, Clone)]
 pub enum LiveEvent {
-    Readings(Vec<Reading>),
+    Readings(Arc<[Reading]>),
     /// Incidents that changed, the newest state of each.
     Incidents(Vec<Incident>),
     Alert(VideoAlert),
+    /// Vital signs whose value or level changed.
+    Indicators(Vec<crate::indicators::Current>),
 }
 
 /// What a new client starts from.
@@ -94,7 +96,11 @@ struct Message<'a> {
     incidents: Option<Vec<&'a Incident>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     alerts: Option<Vec<&'a VideoAlert>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    indicators: Option<Vec<&'a Indicator>>,
 }
+
+type Indicator = crate::indicators::Current;
 
 /// A sensor metric. The metric's name is shared (`Metrics`): a city has a handful of
 /// metric names and up to millions of keys.
@@ -149,6 +155,9 @@ pub struct LiveHub {
     /// Changed incidents, conflated per tick: the newest state of each.
     pending_incidents: BTreeMap<IncidentId, Incident>,
     pending_alerts: Vec<VideoAlert>,
+    /// The vital signs as they stand, by id, and those changed this tick.
+    indicators: BTreeMap<String, Indicator>,
+    pending_indicators: BTreeMap<String, Indicator>,
     history: VecDeque<(u64, Arc<str>)>,
     tx: broadcast::Sender<Arc<str>>,
 }
@@ -203,6 +212,8 @@ impl LiveHub {
             pending_values: HashMap::new(),
             pending_incidents: BTreeMap::new(),
             pending_alerts: Vec::new(),
+            indicators: BTreeMap::new(),
+            pending_indicators: BTreeMap::new(),
             history: VecDeque::new(),
             tx,
         };
@@ -241,8 +252,8 @@ impl LiveHub {
     fn absorb(&mut self, ev: LiveEvent) {
         match ev {
             LiveEvent::Readings(rs) => {
-                for r in rs {
-                    let key = (r.sensor, self.metrics.intern(&r.metric));
+                for r in rs.iter() {
+                    let key = (r.sensor.clone(), self.metrics.intern(&r.metric));
                     let newer = self.values.get(&key).is_none_or(|(t, _)| *t <= r.time);
                     if newer {
                         self.values.insert(key.clone(), (r.time, r.value));
@@ -275,6 +286,12 @@ impl LiveHub {
                 self.alerts.push_front(a.clone());
                 self.pending_alerts.push(a);
             }
+            LiveEvent::Indicators(changed) => {
+                for i in changed {
+                    self.indicators.insert(i.id.clone(), i.clone());
+                    self.pending_indicators.insert(i.id.clone(), i);
+                }
+            }
         }
     }
 
@@ -282,6 +299,7 @@ impl LiveHub {
         if self.pending_values.is_empty()
             && self.pending_incidents.is_empty()
             && self.pending_alerts.is_empty()
+            && self.pending_indicators.is_empty()
         {
             return;
         }
@@ -289,6 +307,7 @@ impl LiveHub {
         let values = std::mem::take(&mut self.pending_values);
         let incidents = std::mem::take(&mut self.pending_incidents);
         let alerts = std::mem::take(&mut self.pending_alerts);
+        let indicators = std::mem::take(&mut self.pending_indicators);
         let msg = Message {
             kind: "delta",
             epoch: &self.epoch,
@@ -307,6 +326,7 @@ impl LiveHub {
             ),
             incidents: Some(incidents.values().collect()),
             alerts: Some(alerts.iter().collect()),
+            indicators: Some(indicators.values().collect()),
         };
         let text: Arc<str> = to_json(&msg);
         if self.history.len() == self.history_cap {
@@ -326,6 +346,7 @@ impl LiveHub {
             sensors: None,
             incidents: None,
             alerts: None,
+            indicators: None,
         };
         let _ = self.tx.send(to_json(&msg));
     }
@@ -349,6 +370,7 @@ impl LiveHub {
             ),
             incidents: Some(self.incidents.values().collect()),
             alerts: Some(self.alerts.iter().collect()),
+            indicators: Some(self.indicators.values().collect()),
         };
         to_json(&msg)
     }

@@ -10,6 +10,7 @@ use super::RulesStage;
 use super::acks::{ACK_RETRY, UnsentAcks};
 use super::messages::{Ack, Envelope, IngestStatus, IntakeSession, ReloadRequest, WriteReply};
 use crate::clock::SharedClock;
+use crate::indicators::IndicatorInput;
 use crate::ingest::events;
 use crate::live::LiveEvent;
 use crate::model::{DeadLetter, Reading, RejectReason};
@@ -46,6 +47,8 @@ pub struct Writer {
     /// `incidents`, which commits and announces them.
     pub live: mpsc::Sender<LiveEvent>,
     pub incidents: crate::incidents::Incidents,
+    /// The vital signs' stage, fed the stored readings and reloaded indicator sets.
+    pub indicators: Option<mpsc::Sender<IndicatorInput>>,
 }
 
 impl Writer {
@@ -77,7 +80,14 @@ impl Writer {
                     continue;
                 }
                 Some(req) = self.reload.recv() => {
-                    let _ = req.send(self.rules.reload());
+                    let outcome = self.rules.reload();
+                    if outcome.is_ok()
+                        && let Some(indicators) = &self.indicators
+                    {
+                        let set = self.rules.rules().indicators.clone();
+                        let _ = indicators.send(IndicatorInput::Reload(set)).await;
+                    }
+                    let _ = req.send(outcome);
                     continue;
                 }
                 e = rx.recv() => e,
@@ -194,8 +204,13 @@ impl Writer {
         unsent.retry(&self.mqtt);
         self.acknowledge(pending, &outcome, unsent);
 
-        let sensors: Vec<Reading> = new_readings.into_iter().cloned().collect();
+        let sensors: Arc<[Reading]> = new_readings.into_iter().cloned().collect();
         if !sensors.is_empty() {
+            if let Some(indicators) = &self.indicators {
+                let _ = indicators
+                    .send(IndicatorInput::Readings(sensors.clone()))
+                    .await;
+            }
             let _ = self.live.send(LiveEvent::Readings(sensors)).await;
         }
         for (alert, new) in batch.alerts.iter().zip(&outcome.alerts_new) {

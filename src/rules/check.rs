@@ -24,7 +24,7 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    pub(super) fn err(&mut self, message: impl Into<String>) {
+    pub(crate) fn err(&mut self, message: impl Into<String>) {
         self.errors.push(RuleError {
             file: self.file.to_path_buf(),
             line: self.line,
@@ -33,7 +33,7 @@ impl Ctx<'_> {
         });
     }
 
-    pub(super) fn duration(&mut self, key: &str, v: &Option<String>) -> Option<i64> {
+    pub(crate) fn duration(&mut self, key: &str, v: &Option<String>) -> Option<i64> {
         let s = v.as_ref()?;
         match humantime::parse_duration(s) {
             Ok(d) if d.as_micros() <= i64::MAX as u128 / 4 => Some(d.as_micros() as i64),
@@ -50,7 +50,7 @@ impl Ctx<'_> {
         }
     }
 
-    pub(super) fn num(&mut self, key: &str, v: &Num) -> Option<f64> {
+    pub(crate) fn num(&mut self, key: &str, v: &Num) -> Option<f64> {
         let n = match v {
             Num::Value(n) => *n,
             Num::Setting(name) => match self.settings.get(name) {
@@ -74,7 +74,7 @@ impl Ctx<'_> {
         }
     }
 
-    pub(super) fn severity(&mut self, key: &str, v: Option<&str>) -> Option<Severity> {
+    pub(crate) fn severity(&mut self, key: &str, v: Option<&str>) -> Option<Severity> {
         let Some(s) = v else {
             self.err(format!("`{key}` is required for this kind of rule"));
             return None;
@@ -88,7 +88,7 @@ impl Ctx<'_> {
         sev
     }
 
-    pub(super) fn selector(&mut self, key: &str, sel: Option<&Selector>, cameras: bool) -> Sel {
+    pub(crate) fn selector(&mut self, key: &str, sel: Option<&Selector>, cameras: bool) -> Sel {
         let Some(sel) = sel else {
             return Sel::default();
         };

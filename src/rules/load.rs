@@ -67,6 +67,8 @@ fn flatten(
 pub struct RuleSet {
     pub rules: Vec<Arc<Rule>>,
     pub settings: Settings,
+    /// The vital signs of `indicators.toml` beside the rules (`crate::indicators`).
+    pub indicators: Arc<crate::indicators::IndicatorSet>,
     /// The files it was read from, for messages.
     pub files: Vec<PathBuf>,
 }
@@ -126,7 +128,18 @@ pub fn load_dir(dir: &Path, city: Option<&City>) -> Result<RuleSet, RuleErrors> 
         let text = std::fs::read_to_string(f).map_err(|e| err(f, format!("cannot read: {e}")))?;
         sources.push((f.clone(), text));
     }
-    let mut set = compile_sources(&sources, settings, city)?;
+    let indicators = crate::indicators::compile::load(dir, &settings, city);
+    let mut set = match (compile_sources(&sources, settings, city), indicators) {
+        (Ok(set), Ok(indicators)) => RuleSet {
+            indicators: Arc::new(indicators),
+            ..set
+        },
+        (rules, indicators) => {
+            let mut errors = rules.err().map(|e| e.0).unwrap_or_default();
+            errors.extend(indicators.err().unwrap_or_default());
+            return Err(RuleErrors(errors));
+        }
+    };
     set.files = files;
     Ok(set)
 }
@@ -179,6 +192,7 @@ pub fn compile_sources(
         Ok(RuleSet {
             rules,
             settings,
+            indicators: Arc::default(),
             files: sources.iter().map(|(f, _)| f.clone()).collect(),
         })
     } else {

@@ -8,7 +8,7 @@
 //!   incident actions out. Pure and synchronous; `incidents` applies its actions.
 //! - [`testing`]: `cityops rules test`, rule tests in the manner of `promtool test rules`.
 
-mod check;
+pub(crate) mod check;
 pub mod compile;
 pub mod def;
 pub mod engine;

@@ -85,6 +85,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
             desk_wake: &desk.wake,
             live: &live.tx,
             incidents: &incidents,
+            offset: desk.desk.calendar.utc_offset(),
         },
         intake.sessions,
         intake.endpoint,
@@ -109,6 +110,7 @@ pub async fn start(opts: ServeOptions) -> anyhow::Result<Running> {
         desk: desk.desk.clone(),
         clock: clock.clone(),
         incidents: incidents.clone(),
+        indicators: pipeline.board.clone(),
         reports: Arc::new(
             crate::incidents::reports::Reports::new(
                 &city,

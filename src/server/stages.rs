@@ -316,6 +316,10 @@ pub(super) struct Pipeline {
     pub intake: JoinHandle<()>,
     /// Where reload requests go (admin API, SIGHUP).
     pub reload: mpsc::Sender<ReloadRequest>,
+    /// The vital signs' stage, stopped after the writer (it takes the writer's last
+    /// readings) and read by the API.
+    pub indicators: Task,
+    pub board: tokio::sync::watch::Receiver<Arc<crate::indicators::Board>>,
 }
 
 pub(super) struct PipelineInputs<'a> {
@@ -326,9 +330,12 @@ pub(super) struct PipelineInputs<'a> {
     pub desk_wake: &'a Arc<Notify>,
     pub live: &'a mpsc::Sender<LiveEvent>,
     pub incidents: &'a Incidents,
+    /// The city's local time (its calendar's), for the vital signs' "today".
+    pub offset: chrono::FixedOffset,
 }
 
-/// Loads the rules, starts the writer on the intake queue, then the intake sessions.
+/// Loads the rules, starts the vital signs, the writer on the intake queue, then the
+/// intake sessions.
 pub(super) async fn start_pipeline(
     i: PipelineInputs<'_>,
     sessions: Vec<MqttIntake>,
@@ -346,6 +353,23 @@ pub(super) async fn start_pipeline(
     let rules = RulesStage::load(&config.rules, i.city.clone(), i.store, i.clock.now())
         .await
         .context("loading the rules")?;
+    let indicators_stop = CancellationToken::new();
+    let vital = crate::indicators::IndicatorStage::start(
+        crate::indicators::stage::StageInputs {
+            set: rules.rules().indicators.clone(),
+            city: i.city.clone(),
+            store: i.store.clone(),
+            clock: i.clock.clone(),
+            incidents: i.incidents.clone(),
+            live: i.live.clone(),
+            desk_wake: i.desk_wake.clone(),
+            config: config.indicators.clone(),
+            offset: i.offset,
+        },
+        indicators_stop.clone(),
+    )
+    .await
+    .context("starting the vital signs")?;
     // Reload requests queue here; one at a time is plenty (a reload takes milliseconds).
     let (reload, reload_rx) = mpsc::channel(4);
     let writer = Writer {
@@ -365,6 +389,7 @@ pub(super) async fn start_pipeline(
         mqtt: sessions.iter().map(MqttIntake::handle).collect(),
         live: i.live.clone(),
         incidents: i.incidents.clone(),
+        indicators: Some(vital.input),
     };
     let (stop, abort, done) = (
         CancellationToken::new(),
@@ -408,6 +433,11 @@ pub(super) async fn start_pipeline(
         intake_stop,
         intake,
         reload,
+        indicators: Task {
+            stop: indicators_stop,
+            task: vital.task,
+        },
+        board: vital.board,
     })
 }
 
@@ -426,6 +456,7 @@ impl Pipeline {
         }
         let _ = self.writer.await;
         let _ = tokio::time::timeout(STEP_DEADLINE, self.intake).await;
+        self.indicators.stop().await;
     }
 }
 

@@ -118,11 +118,18 @@ pub enum EvaluationGroup {
     Street,
     /// 岗位: the person (or `system`, `rule:<name>`) whose event it is.
     Post,
+    /// 全市: one row for everything in scope (its group is empty).
+    City,
 }
 
 impl EvaluationGroup {
-    pub const ALL: [EvaluationGroup; 4] =
-        [Self::Department, Self::District, Self::Street, Self::Post];
+    pub const ALL: [EvaluationGroup; 5] = [
+        Self::Department,
+        Self::District,
+        Self::Street,
+        Self::Post,
+        Self::City,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -130,6 +137,7 @@ impl EvaluationGroup {
             Self::District => "district",
             Self::Street => "street",
             Self::Post => "post",
+            Self::City => "city",
         }
     }
 

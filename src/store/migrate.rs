@@ -34,6 +34,11 @@ pub(crate) fn sqlite() -> Migrator {
         ),
         migration!(4, "users", "../../migrations/sqlite/0004_users.sql"),
         migration!(5, "reports", "../../migrations/sqlite/0005_reports.sql"),
+        migration!(
+            6,
+            "indicators",
+            "../../migrations/sqlite/0006_indicators.sql"
+        ),
     ])
 }
 
@@ -63,5 +68,10 @@ pub(crate) fn postgres() -> Migrator {
         ),
         migration!(7, "users", "../../migrations/postgres/0007_users.sql"),
         migration!(8, "reports", "../../migrations/postgres/0008_reports.sql"),
+        migration!(
+            9,
+            "indicators",
+            "../../migrations/postgres/0009_indicators.sql"
+        ),
     ])
 }

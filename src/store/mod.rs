@@ -57,6 +57,12 @@ macro_rules! shared_sql {
                 "/src/store/common/incidents.rs"
             ));
         }
+        mod indicators {
+            include!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/src/store/common/indicators.rs"
+            ));
+        }
         mod readings {
             include!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
@@ -88,6 +94,7 @@ mod batch;
 #[macro_use]
 mod evaluation;
 mod incidents;
+mod indicators;
 mod migrate;
 mod postgres;
 mod readings;
@@ -99,6 +106,7 @@ mod users;
 
 pub use evaluation::{EvaluationGroup, EvaluationRow, EvaluationScope, EvaluationStore};
 pub use incidents::{IncidentFilter, IncidentStore, NewIncident, RuleStateStore};
+pub use indicators::{IncidentTally, IndicatorSample, IndicatorStore};
 pub use postgres::PgStore;
 pub use readings::{BatchOutcome, IngestBatch, LatestValue, ReadingStore, SensorState};
 pub use reports::{ATTACHED, Attachment, AttachmentId, ReportRecord, ReportStore, ReporterContact};
@@ -163,6 +171,7 @@ pub trait Store:
     + UserStore
     + ReportStore
     + EvaluationStore
+    + IndicatorStore
     + Send
     + Sync
     + 'static

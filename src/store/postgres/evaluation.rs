@@ -56,6 +56,7 @@ pub(super) async fn evaluation(
         EvaluationGroup::Street => statement!("i.street"),
         // Figures of an incident rather than an event go to whoever acknowledged it.
         EvaluationGroup::Post => statement!("COALESCE(x.who, i.handler)"),
+        EvaluationGroup::City => statement!("CAST(NULL AS TEXT)"),
     };
     let found = sqlx::query(sql)
         .bind(to_pg(from)?)

@@ -71,6 +71,7 @@ pub(super) async fn evaluation(
         EvaluationGroup::Street => statements!("i.street"),
         // Figures of an incident rather than an event go to whoever acknowledged it.
         EvaluationGroup::Post => statements!("COALESCE(x.who, i.handler)"),
+        EvaluationGroup::City => statements!("CAST(NULL AS TEXT)"),
     };
     let bind = |sql: &'static str| {
         sqlx::query(sql)
