@@ -3,22 +3,29 @@
 //! changes out. Pure and clock-free like the rules engine: the stage passes `now` (event
 //! time) and the loop's figures, so a replay gives the same values.
 //!
-//! A reading costs an id lookup and a store into its sensor's slot, plus a flag per
-//! indicator that watches the sensor. The aggregation runs at a tick, and only for an
-//! indicator whose sensors reported since the last one or whose oldest counted reading has
-//! just left its window: a quiet tick over a 100 000-sensor city costs nothing per sensor.
+//! The engine keeps each sensor's newest value per metric once (`cur`) and when it was last
+//! heard from (`seen`). A reading moves its value and, through its sensor's run of watchers,
+//! the running figures of each indicator that reads it (`indicator.rs`); a tick turns those
+//! figures into values. So a reading costs a few array writes however large the city, and
+//! a tick costs nothing per sensor unless a counted value may have left its window.
+//!
+//! Sensors are indexed in the city's order, as in the rules engine, so the pipeline resolves
+//! a reading's sensor once for both (`reading_at`).
 
-use super::compile::{Aggregate, Breakdown, Indicator, IndicatorSet, Measure, Period, Source};
-use crate::model::{Location, Reading, SensorId, Severity, Timestamp};
+use super::compile::{Breakdown, Indicator, IndicatorSet, Source};
+use super::indicator::{Cur, ScopeState, TREND_MINUTES, Tracked};
+use crate::model::{Reading, SensorId, Severity, Timestamp};
 use crate::spatial::City;
-use crate::store::{EvaluationRow, IncidentTally, IndicatorSample, NewIncident, RuleChange};
+use crate::store::{EvaluationRow, IncidentTally, IndicatorSample, RuleChange};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 const MINUTE_US: i64 = 60 * 1_000_000;
-/// Minutes of trend kept per indicator for the city and each district.
-pub const TREND_MINUTES: usize = 60;
+/// A watcher of any reading of its sensor (device health), not of one metric.
+const DEVICES: u16 = u16::MAX;
+/// A metric no sensor of the city reports.
+const NO_METRIC: u16 = u16::MAX - 1;
 
 /// One-minute values (the minute's start, its value), oldest first.
 pub type Trend = Vec<(Timestamp, Option<f64>)>;
@@ -80,49 +87,13 @@ pub struct TickOutput {
     pub alarms: Vec<RuleChange>,
 }
 
-/// One indicator watching a sensor: which metric (an index into `Engine::metrics`;
-/// `DEVICES`: any reading counts) and where the sensor stands among its members. A reading
-/// touches its sensor's run of these and one value per indicator, nothing else: at city
-/// scale every other pointer followed is a cache miss.
+/// One indicator watching a sensor: which metric (an index into `Engine::metrics`, or
+/// `DEVICES`) and the member's district and street scopes.
 #[derive(Clone, Copy)]
 struct Watch {
     indicator: u16,
     metric: u16,
-    member: u32,
-}
-
-const DEVICES: u16 = u16::MAX;
-
-struct ScopeState {
-    key: String,
-    name: String,
-    district: Option<String>,
-    street: Option<String>,
-    value: Option<f64>,
-    level: Option<Severity>,
-    trend: Option<VecDeque<(i64, Option<f64>)>>,
-}
-
-struct Compiled {
-    ind: Arc<Indicator>,
-    /// (slot, metric index in the sensor's metrics) of the sensors it watches.
-    members: Vec<(u32, u16)>,
-    /// Per member, its newest (time, value) of the metric (readings) or when it was last
-    /// heard from (devices, value unused), side by side so that a tick's pass reads one
-    /// array in order.
-    vals: Vec<(i64, f64)>,
-    /// The district and street scopes of each member (indices into `scopes`; 0, the city's,
-    /// for none).
-    member_scope: Vec<[u16; 2]>,
-    /// 0 the city, then the breakdown's scopes.
-    scopes: Vec<ScopeState>,
-    dirty: bool,
-    /// The earliest time a counted reading leaves the window.
-    next_expiry: i64,
-    /// The level the indicator's incident stands at, while it is raised.
-    alarm: Option<Severity>,
-    /// Per scope, the values counted at the last aggregation (reused).
-    buf: Vec<Vec<f64>>,
+    scopes: [u16; 2],
 }
 
 pub struct Engine {
@@ -130,38 +101,59 @@ pub struct Engine {
     city: Arc<City>,
     /// A fast hash: ids are the city's own (checked by ingest), not an attacker's keys.
     sensor_ix: HashMap<SensorId, u32, foldhash::fast::RandomState>,
-    /// Per sensor (city order), its run in `watches`: (start, length).
-    slots: Vec<(u32, u32)>,
+    /// Per sensor (city order), where its metrics start in `cur`; one more at the end.
+    base: Vec<u32>,
+    cur: Vec<Cur>,
+    /// Per sensor, when it was last heard from.
+    seen: Vec<i64>,
+    /// Per sensor, its run in `watches`: (start, length).
+    runs: Vec<(u32, u32)>,
     watches: Vec<Watch>,
-    /// The metric names any sensor reports, so a reading's is found in a short, hot list.
+    /// The metric names the city's sensors report, so a reading's is found in a short,
+    /// hot list.
     metrics: Vec<Arc<str>>,
-    compiled: Vec<Compiled>,
+    tracked: Vec<Tracked>,
     /// The minute the last tick fell in.
     minute: Option<i64>,
 }
 
 impl Engine {
     pub fn new(set: Arc<IndicatorSet>, city: Arc<City>) -> Self {
-        let mut sensor_ix =
-            HashMap::with_capacity_and_hasher(city.sensors().len(), Default::default());
+        let n = city.sensors().len();
+        let mut sensor_ix = HashMap::with_capacity_and_hasher(n, Default::default());
         let mut metrics: Vec<Arc<str>> = Vec::new();
+        let mut base = Vec::with_capacity(n + 1);
+        let mut cur = Vec::new();
         for (i, s) in city.sensors().enumerate() {
             sensor_ix.insert(s.id.clone(), i as u32);
+            base.push(cur.len() as u32);
             for m in &s.metrics {
-                if !metrics.iter().any(|x| **x == *m.name) {
-                    metrics.push(Arc::from(m.name.as_str()));
-                }
+                let id = match metrics.iter().position(|x| **x == *m.name) {
+                    Some(id) => id,
+                    None => {
+                        metrics.push(Arc::from(m.name.as_str()));
+                        metrics.len() - 1
+                    }
+                };
+                cur.push(Cur {
+                    t: i64::MIN,
+                    v: f64::NAN,
+                    metric: id as u16,
+                });
             }
         }
-        let slots = vec![(0, 0); city.sensors().len()];
+        base.push(cur.len() as u32);
         let mut e = Self {
             set: Arc::new(IndicatorSet::default()),
             city,
             sensor_ix,
-            slots,
+            base,
+            cur,
+            seen: vec![i64::MIN; n],
+            runs: vec![(0, 0); n],
             watches: Vec::new(),
             metrics,
-            compiled: Vec::new(),
+            tracked: Vec::new(),
             minute: None,
         };
         e.reload(set);
@@ -172,55 +164,58 @@ impl Engine {
         &self.set
     }
 
+    /// The sensor's index (the city's order), for [`Engine::reading_at`].
+    pub fn slot(&self, id: &str) -> Option<u32> {
+        self.sensor_ix.get(id).copied()
+    }
+
     /// Swaps in a new indicator set. Indicators that stayed keep their levels, trend and
-    /// raised incident, and those unchanged their sensors' values; a new or changed one
-    /// starts without values (the stage feeds it the stored latest values again).
+    /// raised incident; every value is recomputed from the sensors' values at the next
+    /// tick.
     pub fn reload(&mut self, set: Arc<IndicatorSet>) {
-        let mut old: HashMap<Arc<str>, Compiled> = std::mem::take(&mut self.compiled)
+        let mut old: HashMap<Arc<str>, Tracked> = std::mem::take(&mut self.tracked)
             .into_iter()
             .map(|c| (c.ind.id.clone(), c))
             .collect();
-        let mut watchers: Vec<Vec<Watch>> = vec![Vec::new(); self.slots.len()];
+        let mut watchers: Vec<Vec<Watch>> = vec![Vec::new(); self.runs.len()];
         for (i, ind) in set.indicators.iter().enumerate() {
-            let mut c = self.compile(ind);
+            let (mut c, slots) = self.track(ind);
             let metric = match &ind.source {
                 Source::Readings { metric, .. } => self
                     .metrics
                     .iter()
                     .position(|x| **x == **metric)
-                    .map_or(DEVICES - 1, |m| m as u16),
+                    .map_or(NO_METRIC, |m| m as u16),
                 _ => DEVICES,
             };
-            for (k, &(slot, _)) in c.members.iter().enumerate() {
+            for (&slot, &scopes) in slots.iter().zip(&c.member_scope) {
                 watchers[slot as usize].push(Watch {
                     indicator: i as u16,
                     metric,
-                    member: k as u32,
+                    scopes,
                 });
             }
             if let Some(prev) = old.remove(&ind.id)
                 && prev.ind.breakdown == ind.breakdown
             {
-                if prev.ind.source == ind.source {
-                    c.vals = prev.vals;
-                }
                 c.alarm = prev.alarm;
                 for (new, was) in c.scopes.iter_mut().zip(prev.scopes) {
                     new.level = was.level;
                     new.trend = was.trend.or(new.trend.take());
                 }
             }
-            self.compiled.push(c);
+            self.tracked.push(c);
         }
         self.watches.clear();
-        for (slot, w) in self.slots.iter_mut().zip(watchers) {
-            *slot = (self.watches.len() as u32, w.len() as u32);
+        for (run, w) in self.runs.iter_mut().zip(watchers) {
+            *run = (self.watches.len() as u32, w.len() as u32);
             self.watches.extend(w);
         }
         self.set = set;
     }
 
-    fn compile(&self, ind: &Arc<Indicator>) -> Compiled {
+    /// An indicator's members and scopes, and the slot of each member.
+    fn track(&self, ind: &Arc<Indicator>) -> (Tracked, Vec<u32>) {
         let mut scopes = vec![ScopeState::new(
             String::new(),
             String::new(),
@@ -258,6 +253,7 @@ impl Engine {
         }
         let mut members = Vec::new();
         let mut member_scope = Vec::new();
+        let mut slots = Vec::new();
         let (sel, metric) = match &ind.source {
             Source::Readings {
                 sensors, metric, ..
@@ -270,86 +266,91 @@ impl Engine {
                 if !sel.matches(s.id.as_str(), Some(&s.kind), &s.location) {
                     continue;
                 }
-                let m = match metric {
+                let member = match metric {
                     Some(m) => match s.metrics.iter().position(|x| *x.name == **m) {
-                        Some(ix) => ix as u16,
+                        Some(ix) => self.base[slot] + ix as u32,
                         None => continue,
                     },
-                    None => 0,
+                    None => slot as u32,
                 };
                 let ix = |map: &HashMap<&str, u16>, code: &Option<String>| {
                     code.as_deref()
                         .and_then(|c| map.get(c).copied())
                         .unwrap_or(0)
                 };
-                members.push((slot as u32, m));
+                members.push(member);
+                slots.push(slot as u32);
                 member_scope.push([
                     ix(&district_ix, &s.location.district),
                     ix(&street_ix, &s.location.street),
                 ]);
             }
         }
-        let n = scopes.len();
-        let vals = vec![(i64::MIN, f64::NAN); members.len()];
-        Compiled {
-            ind: ind.clone(),
-            members,
-            vals,
-            member_scope,
-            scopes,
-            dirty: true,
-            next_expiry: i64::MIN,
-            alarm: None,
-            buf: vec![Vec::new(); n],
+        (
+            Tracked::new(ind.clone(), members, member_scope, scopes),
+            slots,
+        )
+    }
+
+    /// Takes in one stored reading.
+    pub fn reading(&mut self, r: &Reading) {
+        if let Some(slot) = self.slot(r.sensor.as_str()) {
+            self.reading_at(slot, r);
         }
     }
 
-    /// Takes in one stored reading. Older than its sensor's newest value of that metric,
-    /// it changes nothing.
-    pub fn reading(&mut self, r: &Reading) {
-        let Some(&six) = self.sensor_ix.get(r.sensor.as_str()) else {
-            return;
-        };
-        let (start, len) = self.slots[six as usize];
-        if len == 0 {
+    /// Takes in one stored reading of the sensor at `slot` (the city's order). A reading
+    /// older than its sensor's newest value of that metric moves only when it was heard
+    /// from.
+    pub fn reading_at(&mut self, slot: u32, r: &Reading) {
+        let slot = slot as usize;
+        if slot >= self.runs.len() {
             return;
         }
         let t = r.time.micros();
-        let m = self
+        let was = self.seen[slot];
+        self.seen[slot] = was.max(t);
+        let metric = self
             .metrics
             .iter()
             .position(|x| **x == *r.metric)
-            .map_or(DEVICES - 1, |m| m as u16);
-        for w in &self.watches[start as usize..(start + len) as usize] {
-            let Some(c) = self.compiled.get_mut(usize::from(w.indicator)) else {
-                continue;
-            };
-            let val = &mut c.vals[w.member as usize];
-            if w.metric == DEVICES {
-                if t <= val.0 {
-                    continue;
+            .map_or(NO_METRIC, |m| m as u16);
+        let mut moved = None;
+        for c in &mut self.cur[self.base[slot] as usize..self.base[slot + 1] as usize] {
+            if c.metric == metric {
+                if c.t <= t {
+                    moved = Some((c.t, c.v));
+                    (c.t, c.v) = (t, r.value);
                 }
-                val.0 = t;
-            } else if w.metric == m && val.0 <= t {
-                *val = (t, r.value);
-            } else {
-                continue;
+                break;
             }
-            c.dirty = true;
+        }
+        let (start, len) = self.runs[slot];
+        for w in &self.watches[start as usize..(start + len) as usize] {
+            let c = &mut self.tracked[usize::from(w.indicator)];
+            if w.metric == DEVICES {
+                if t > was {
+                    c.heard(was, t, w.scopes);
+                }
+            } else if w.metric == metric
+                && let Some(old) = moved
+            {
+                c.moved(old, (t, r.value), w.scopes);
+            }
         }
     }
 
     /// Marks the indicator's incident as raised at `level` (at start, from the open
     /// incidents), so that it is graded and cleared rather than opened again.
     pub fn restore_alarm(&mut self, id: &str, level: Severity) {
-        if let Some(c) = self.compiled.iter_mut().find(|c| &*c.ind.id == id) {
+        if let Some(c) = self.tracked.iter_mut().find(|c| &*c.ind.id == id) {
             c.alarm = Some(level);
         }
     }
 
     /// Restores a scope's trend from stored samples (oldest first).
     pub fn restore_trend(&mut self, id: &str, scope: &str, samples: &[IndicatorSample]) {
-        let Some(c) = self.compiled.iter_mut().find(|c| &*c.ind.id == id) else {
+        let Some(c) = self.tracked.iter_mut().find(|c| &*c.ind.id == id) else {
             return;
         };
         if let Some(s) = c.scopes.iter_mut().find(|s| s.key == scope)
@@ -366,12 +367,12 @@ impl Engine {
 
     /// Every indicator as it stands, for a snapshot.
     pub fn current(&self, now: Timestamp) -> Vec<Current> {
-        self.compiled.iter().map(|c| c.current(now)).collect()
+        self.tracked.iter().map(|c| c.current(now)).collect()
     }
 
     /// The last hour of one-minute values of an indicator's scope (`""` the city).
     pub fn trend(&self, id: &str, scope: &str) -> Trend {
-        self.compiled
+        self.tracked
             .iter()
             .find(|c| &*c.ind.id == id)
             .and_then(|c| c.scopes.iter().find(|s| s.key == scope))
@@ -393,20 +394,16 @@ impl Engine {
         if let Some(prev) = self.minute
             && prev < minute
         {
-            for c in &mut self.compiled {
+            for c in &mut self.tracked {
                 c.close_minute(prev, &mut out.samples);
             }
         }
         self.minute = Some(self.minute.map_or(minute, |m| m.max(minute)));
         let center = self.city.info().center;
-        for c in &mut self.compiled {
+        for c in &mut self.tracked {
             let changed = match &c.ind.source {
-                Source::Incidents { .. } => match figures {
-                    Some(f) => c.apply_loop(f),
-                    None => false,
-                },
-                _ if c.dirty || t >= c.next_expiry => c.aggregate(t),
-                _ => false,
+                Source::Incidents { .. } => figures.is_some_and(|f| c.apply_loop(f)),
+                _ => c.refresh(&self.cur, &self.seen, t),
             };
             if changed {
                 out.changed.push(c.current(now));
@@ -417,364 +414,6 @@ impl Engine {
     }
 }
 
-impl ScopeState {
-    fn new(
-        key: String,
-        name: String,
-        district: Option<String>,
-        street: Option<String>,
-        trend: bool,
-    ) -> Self {
-        Self {
-            key,
-            name,
-            district,
-            street,
-            value: None,
-            level: None,
-            trend: trend.then(VecDeque::new),
-        }
-    }
-}
-
-/// `p` (0–1) quantile of sorted values, interpolated.
-fn quantile(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = p * (sorted.len() - 1) as f64;
-    let lo = rank.floor() as usize;
-    let hi = rank.ceil() as usize;
-    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64))
-}
-
-/// One scope's running figures over the values counted in a pass.
-#[derive(Clone, Copy)]
-struct Acc {
-    n: usize,
-    sum: f64,
-    max: f64,
-    min: f64,
-    /// Values past the aggregate's threshold.
-    hits: usize,
-}
-
-impl Acc {
-    const EMPTY: Acc = Acc {
-        n: 0,
-        sum: 0.0,
-        max: f64::MIN,
-        min: f64::MAX,
-        hits: 0,
-    };
-
-    #[inline]
-    fn add(&mut self, v: f64, hit: bool) {
-        self.n += 1;
-        self.sum += v;
-        self.max = self.max.max(v);
-        self.min = self.min.min(v);
-        self.hits += usize::from(hit);
-    }
-
-    /// The aggregate's value; `sorted` holds the values, for `p95` only.
-    fn value(&self, a: Aggregate, sorted: &mut [f64]) -> Option<f64> {
-        if let Aggregate::CountAbove(_) | Aggregate::CountBelow(_) = a {
-            return Some(self.hits as f64);
-        }
-        if self.n == 0 {
-            return None;
-        }
-        let n = self.n as f64;
-        match a {
-            Aggregate::Max => Some(self.max),
-            Aggregate::Min => Some(self.min),
-            Aggregate::Mean => Some(self.sum / n),
-            Aggregate::P95 => {
-                sorted.sort_unstable_by(f64::total_cmp);
-                quantile(sorted, 0.95)
-            }
-            Aggregate::ShareAbove(_) | Aggregate::ShareBelow(_) => {
-                Some(100.0 * self.hits as f64 / n)
-            }
-            Aggregate::CountAbove(_) | Aggregate::CountBelow(_) => Some(self.hits as f64),
-        }
-    }
-}
-
-/// Whether `v` counts for a count or share aggregate.
-#[inline]
-fn hit(a: Aggregate, v: f64) -> bool {
-    match a {
-        Aggregate::CountAbove(t) | Aggregate::ShareAbove(t) => v > t,
-        Aggregate::CountBelow(t) | Aggregate::ShareBelow(t) => v < t,
-        _ => false,
-    }
-}
-
-/// Rounds away float noise so an unchanged figure compares equal.
-fn tidy(v: Option<f64>) -> Option<f64> {
-    v.filter(|v| v.is_finite()).map(|v| (v * 1e3).round() / 1e3)
-}
-
-impl Compiled {
-    fn current(&self, now: Timestamp) -> Current {
-        let city = &self.scopes[0];
-        Current {
-            id: self.ind.id.to_string(),
-            time: now,
-            value: city.value,
-            level: level_name(city.level).to_owned(),
-            breakdown: self.scopes[1..]
-                .iter()
-                .map(|s| ScopeValue {
-                    scope: s.key.clone(),
-                    name: s.name.clone(),
-                    district: s.district.clone(),
-                    street: s.street.clone(),
-                    value: s.value,
-                    level: level_name(s.level).to_owned(),
-                })
-                .collect(),
-        }
-    }
-
-    /// Sets each scope's value and level; true if any changed.
-    fn set_values(&mut self, values: impl Iterator<Item = Option<f64>>) -> bool {
-        let mut changed = false;
-        for (s, v) in self.scopes.iter_mut().zip(values) {
-            let v = tidy(v);
-            let level = self.ind.levels.level(v, s.level);
-            if v != s.value || level != s.level {
-                changed = true;
-                s.value = v;
-                s.level = level;
-            }
-        }
-        changed
-    }
-
-    fn aggregate(&mut self, now: i64) -> bool {
-        self.dirty = false;
-        let mut next_expiry = i64::MAX;
-        for b in &mut self.buf {
-            b.clear();
-        }
-        let values: Vec<Option<f64>> = match &self.ind.source {
-            Source::Readings {
-                aggregate: a,
-                window,
-                ..
-            } => {
-                let since = now.saturating_sub(*window);
-                let keep = matches!(a, Aggregate::P95);
-                let mut acc = vec![Acc::EMPTY; self.scopes.len()];
-                for (&(t, v), scopes) in self.vals.iter().zip(&self.member_scope) {
-                    if t < since || !v.is_finite() {
-                        continue;
-                    }
-                    next_expiry = next_expiry.min(t.saturating_add(*window));
-                    let h = hit(*a, v);
-                    acc[0].add(v, h);
-                    for &s in scopes.iter().filter(|s| **s != 0) {
-                        acc[s as usize].add(v, h);
-                    }
-                    if keep {
-                        self.buf[0].push(v);
-                        for &s in scopes.iter().filter(|s| **s != 0) {
-                            self.buf[s as usize].push(v);
-                        }
-                    }
-                }
-                acc.iter()
-                    .zip(self.buf.iter_mut())
-                    .map(|(x, b)| x.value(*a, b))
-                    .collect()
-            }
-            Source::Devices { window, .. } => {
-                let since = now.saturating_sub(*window);
-                let mut total = vec![0usize; self.scopes.len()];
-                let mut online = vec![0usize; self.scopes.len()];
-                for (&(seen, _), scopes) in self.vals.iter().zip(&self.member_scope) {
-                    let up = seen >= since;
-                    if up {
-                        next_expiry = next_expiry.min(seen.saturating_add(*window));
-                    }
-                    for s in std::iter::once(0).chain(scopes.iter().copied().filter(|s| *s != 0)) {
-                        total[s as usize] += 1;
-                        online[s as usize] += usize::from(up);
-                    }
-                }
-                total
-                    .iter()
-                    .zip(&online)
-                    .map(|(&t, &o)| (t > 0).then(|| 100.0 * o as f64 / t as f64))
-                    .collect()
-            }
-            Source::Incidents { .. } => return false,
-        };
-        self.next_expiry = next_expiry;
-        self.set_values(values.into_iter())
-    }
-
-    fn apply_loop(&mut self, f: &LoopFigures) -> bool {
-        let Source::Incidents {
-            measure,
-            categories,
-            severities,
-            period,
-        } = &self.ind.source
-        else {
-            return false;
-        };
-        let values: Vec<Option<f64>> = if measure.evaluated() {
-            let rows = match period {
-                Period::Day => f.day.as_ref(),
-                Period::Month => f.month.as_ref(),
-            };
-            let Some((city, per_district)) = rows else {
-                return false;
-            };
-            let figure = |r: &EvaluationRow| match measure {
-                Measure::OnTimeRate => r.on_time_rate.map(|x| 100.0 * x),
-                Measure::ClosureRate => r.closure_rate.map(|x| 100.0 * x),
-                Measure::AckMean => r.acknowledge_mean_secs.map(|s| s / 60.0),
-                _ => None,
-            };
-            self.scopes
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    if i == 0 {
-                        figure(city)
-                    } else if s.street.is_none() {
-                        per_district
-                            .iter()
-                            .find(|r| r.group.as_deref() == s.district.as_deref())
-                            .and_then(figure)
-                    } else {
-                        None
-                    }
-                })
-                .collect()
-        } else {
-            let mut sums = vec![0i64; self.scopes.len()];
-            for t in &f.tallies {
-                if categories
-                    .as_ref()
-                    .is_some_and(|c| !c.contains(&t.category))
-                    || severities
-                        .as_ref()
-                        .is_some_and(|s| !s.contains(&t.severity))
-                {
-                    continue;
-                }
-                let n = match measure {
-                    Measure::Open => t.open,
-                    Measure::Overdue => t.overdue,
-                    _ => t.opened,
-                };
-                sums[0] += n;
-                if let Some(i) = self.scopes.iter().position(|s| match &s.street {
-                    Some(st) => t.street.as_ref() == Some(st),
-                    None => s.district.is_some() && t.district == s.district,
-                }) {
-                    sums[i] += n;
-                }
-            }
-            sums.into_iter().map(|n| Some(n as f64)).collect()
-        };
-        self.set_values(values.into_iter())
-    }
-
-    fn close_minute(&mut self, minute: i64, out: &mut Vec<IndicatorSample>) {
-        for s in &mut self.scopes {
-            out.push(IndicatorSample {
-                indicator: self.ind.id.to_string(),
-                scope: s.key.clone(),
-                minute: Timestamp::from_micros(minute),
-                value: s.value,
-                level: level_name(s.level).to_owned(),
-            });
-            if let Some(t) = &mut s.trend {
-                if t.len() == TREND_MINUTES {
-                    t.pop_front();
-                }
-                t.push_back((minute, s.value));
-            }
-        }
-    }
-
-    /// Raises, grades or clears the indicator's own incident after the city's level moved.
-    fn alarm_step(&mut self, now: Timestamp, center: (f64, f64), out: &mut Vec<RuleChange>) {
-        let Some(alarm) = &self.ind.alarm else {
-            return;
-        };
-        let city = &self.scopes[0];
-        let key = alarm_key(&self.ind.id);
-        match (self.alarm, city.level) {
-            (None, Some(level)) if level <= alarm.from => {
-                let value = city
-                    .value
-                    .map(|v| format!("{v}{}", self.ind.unit))
-                    .unwrap_or_default();
-                out.push(RuleChange::Open(NewIncident {
-                    dedup_key: key,
-                    category: alarm.category.clone(),
-                    severity: level,
-                    title: format!(
-                        "运行体征 {} {}：{value} Vital sign {} at {}",
-                        self.ind.name,
-                        level_zh(level),
-                        self.ind.name_en,
-                        level.as_str()
-                    ),
-                    source: Some(alarm_key(&self.ind.id)),
-                    location: Location {
-                        lon: center.0,
-                        lat: center.1,
-                        ..Location::default()
-                    },
-                    opened_at: now,
-                    peak: city.value,
-                    rule: Some(alarm_key(&self.ind.id)),
-                    description: self.ind.description.clone(),
-                }));
-                self.alarm = Some(level);
-            }
-            (Some(raised), Some(level)) if raised != level => {
-                let word = if level < raised {
-                    "escalated"
-                } else {
-                    "stepped down"
-                };
-                out.push(RuleChange::Severity {
-                    key,
-                    to: level,
-                    at: now,
-                    actor: format!("rule:{}", alarm_key(&self.ind.id)),
-                    note: format!("{word}: {} → {}", raised.as_str(), level.as_str()),
-                });
-                self.alarm = Some(level);
-            }
-            (Some(_), None) => {
-                out.push(RuleChange::Clear {
-                    key,
-                    at: now,
-                    close: false,
-                });
-                self.alarm = None;
-            }
-            _ => {}
-        }
-    }
-}
-
-fn level_zh(l: Severity) -> &'static str {
-    match l {
-        Severity::Red => "红色",
-        Severity::Orange => "橙色",
-        Severity::Yellow => "黄色",
-        Severity::Blue => "蓝色",
-    }
-}
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -12,6 +12,9 @@
 pub mod compile;
 pub mod def;
 pub mod engine;
+mod figures;
+mod indicator;
+mod levels;
 pub mod stage;
 pub mod view;
 

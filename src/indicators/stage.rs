@@ -36,8 +36,12 @@ const HOUR_US: i64 = 3_600 * 1_000_000;
 /// What the writer sends.
 #[derive(Debug)]
 pub enum IndicatorInput {
-    /// Readings just stored (new ones only).
-    Readings(Arc<[Reading]>),
+    /// Readings just stored (new ones only), with each one's sensor index in the city's
+    /// order as the rules engine found it (`u32::MAX`: not in the city).
+    Readings {
+        readings: Arc<[Reading]>,
+        slots: Arc<[u32]>,
+    },
     /// The indicator set after a reload of the rules directory.
     Reload(Arc<IndicatorSet>),
 }
@@ -168,10 +172,8 @@ impl IndicatorStage {
                 biased;
                 _ = stop.cancelled() => break,
                 input = rx.recv() => match input {
-                    Some(IndicatorInput::Readings(rs)) => {
-                        for r in rs.iter() {
-                            self.engine.reading(r);
-                        }
+                    Some(IndicatorInput::Readings { readings, slots }) => {
+                        self.take(&readings, &slots);
                     }
                     Some(IndicatorInput::Reload(set)) => {
                         self.engine.reload(set);
@@ -190,13 +192,19 @@ impl IndicatorStage {
         }
         // What arrived before the stop is counted once more and its samples kept.
         while let Ok(input) = rx.try_recv() {
-            if let IndicatorInput::Readings(rs) = input {
-                for r in rs.iter() {
-                    self.engine.reading(r);
-                }
+            if let IndicatorInput::Readings { readings, slots } = input {
+                self.take(&readings, &slots);
             }
         }
         self.tick().await;
+    }
+
+    fn take(&mut self, readings: &[Reading], slots: &[u32]) {
+        for (r, &slot) in readings.iter().zip(slots) {
+            if slot != u32::MAX {
+                self.engine.reading_at(slot, r);
+            }
+        }
     }
 
     async fn tick(&mut self) {

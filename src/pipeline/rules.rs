@@ -81,18 +81,25 @@ impl RulesStage {
         self.engine.rules()
     }
 
-    /// Evaluates newly stored readings and alerts.
+    /// Evaluates newly stored readings and alerts. Returns each reading's sensor index in
+    /// the city's order (`u32::MAX` for one the city does not know), for the vital signs.
     pub fn evaluate<'a>(
         &mut self,
         readings: impl IntoIterator<Item = &'a Reading>,
         alerts: impl IntoIterator<Item = &'a VideoAlert>,
-    ) {
-        for r in readings {
-            self.engine.reading(r, &mut self.actions);
-        }
+    ) -> Vec<u32> {
+        let slots = readings
+            .into_iter()
+            .map(|r| {
+                self.engine
+                    .reading(r, &mut self.actions)
+                    .unwrap_or(u32::MAX)
+            })
+            .collect();
         for a in alerts {
             self.engine.alert(a, &mut self.actions);
         }
+        slots
     }
 
     /// Runs the engine's timers up to `now`.

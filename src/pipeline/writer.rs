@@ -188,7 +188,7 @@ impl Writer {
             .zip(&outcome.readings_new)
             .filter_map(|(r, new)| new.then_some(r))
             .collect();
-        self.rules.evaluate(
+        let slots = self.rules.evaluate(
             new_readings.iter().copied(),
             batch
                 .alerts
@@ -208,7 +208,10 @@ impl Writer {
         if !sensors.is_empty() {
             if let Some(indicators) = &self.indicators {
                 let _ = indicators
-                    .send(IndicatorInput::Readings(sensors.clone()))
+                    .send(IndicatorInput::Readings {
+                        readings: sensors.clone(),
+                        slots: slots.into(),
+                    })
                     .await;
             }
             let _ = self.live.send(LiveEvent::Readings(sensors)).await;

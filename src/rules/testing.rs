@@ -342,7 +342,9 @@ fn run_inner(
     for m in moments {
         while next_input < inputs.len() && inputs[next_input].time() <= m {
             match &inputs[next_input] {
-                Input::Reading(r) => engine.reading(r, &mut actions),
+                Input::Reading(r) => {
+                    engine.reading(r, &mut actions);
+                }
                 Input::Alert(a) => engine.alert(a, &mut actions),
             }
             next_input += 1;

@@ -225,12 +225,13 @@ impl Engine {
 
     /// Evaluates one reading. Readings of an unknown sensor or metric are ignored
     /// (ingest has already rejected those); readings later than `lateness` behind their
-    /// sensor's newest are counted and dropped.
-    pub fn reading(&mut self, r: &Reading, out: &mut Vec<Action>) {
-        let Some(&si) = self.sensor_ix.get(r.sensor.as_str()) else {
-            return;
-        };
+    /// sensor's newest are counted and dropped. Returns the sensor's index in the city's
+    /// order, which the vital signs index their sensors by too (`indicators::Engine`), so
+    /// a reading's sensor is looked up once for both.
+    pub fn reading(&mut self, r: &Reading, out: &mut Vec<Action>) -> Option<u32> {
+        let &si = self.sensor_ix.get(r.sensor.as_str())?;
         self.sensor_reading(si, r, out);
+        Some(si)
     }
 
     /// Evaluates one video alert.
