@@ -185,12 +185,14 @@ async fn scenario(database_url: Option<String>) {
     .expect("start");
     let http = running.http_addr;
     let mut users = HashMap::new();
+    let mut tokens = HashMap::new();
     for (name, _) in people {
         let token = tokio::task::spawn_blocking(move || login(http, name, TEST_PASSWORD))
             .await
             .unwrap()
             .expect("login");
         users.insert(name, client_with(&token));
+        tokens.insert(name, token);
     }
     let api = Api {
         base: format!("http://{http}"),
@@ -324,6 +326,35 @@ async fn scenario(database_url: Option<String>) {
     let (status, v) = api.get("dept", "/api/v1/indicators").await;
     assert_eq!(status, 403, "{v}");
 
+    // The live feed carries them too, scoped the same way: the snapshot has every
+    // indicator; D-1's center sees D-1's figure, a department none.
+    let wet = |m: &Value| {
+        m["indicators"]
+            .as_array()
+            .and_then(|l| l.iter().find(|i| i["id"] == "wet").cloned())
+    };
+    let mut duty_ws = Live::connect_with(http, &tokens["duty"]).await.expect("ws");
+    let snapshot = duty_ws.next(WAIT).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    assert_eq!(
+        snapshot["indicators"].as_array().map(Vec::len),
+        Some(4),
+        "{snapshot}"
+    );
+    assert_eq!(wet(&snapshot).expect("wet")["value"], 4.0);
+    let mut d1_ws = Live::connect_with(http, &tokens["d1"]).await.expect("ws");
+    let snapshot = d1_ws.next(WAIT).await;
+    let mine = wet(&snapshot).expect("wet for D-1");
+    assert_eq!(mine["value"], 1.0);
+    assert_eq!(
+        mine["breakdown"].as_array().map(Vec::len),
+        Some(1),
+        "{mine}"
+    );
+    let mut dept_ws = Live::connect_with(http, &tokens["dept"]).await.expect("ws");
+    let snapshot = dept_ws.next(WAIT).await;
+    assert_eq!(snapshot["indicators"], json!([]), "{snapshot}");
+
     // 10:01:10 Two gauges drain: 2 points, yellow; the incident steps down with it. The
     // deepest falls to 26 cm: under orange's 27 but within its hysteresis, still orange.
     clock.set(at("10:01:10"));
@@ -340,6 +371,12 @@ async fn scenario(database_url: Option<String>) {
         v["value"] == 2.0 && v["level"] == "yellow"
     })
     .await;
+    // ... and a delta tells the live feed.
+    duty_ws
+        .until("wet at 2 on /ws", WAIT, |m| {
+            m["type"] == "delta" && wet(m).is_some_and(|w| w["value"] == 2.0)
+        })
+        .await;
     let v = api
         .until("duty", "deepest", "deepest 26 cm", |v| v["value"] == 26.0)
         .await;

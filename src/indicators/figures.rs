@@ -71,9 +71,7 @@ impl Acc {
             Aggregate::Max => Some(self.max),
             Aggregate::Min => Some(self.min),
             Aggregate::Mean => Some(self.sum / n),
-            Aggregate::P95 => {
-                quantile(values, 0.95)
-            }
+            Aggregate::P95 => quantile(values, 0.95),
             Aggregate::ShareAbove(_) | Aggregate::ShareBelow(_) => {
                 Some(100.0 * self.hits as f64 / n)
             }
