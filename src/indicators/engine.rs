@@ -14,7 +14,7 @@
 
 use super::compile::{Breakdown, Indicator, IndicatorSet, Source};
 use super::indicator::{Cur, ScopeState, TREND_MINUTES, Tracked};
-use crate::model::{Reading, SensorId, Severity, Timestamp};
+use crate::model::{Reading, Severity, Timestamp};
 use crate::spatial::City;
 use crate::store::{EvaluationRow, IncidentTally, IndicatorSample, RuleChange};
 use serde::{Deserialize, Serialize};
@@ -99,8 +99,6 @@ struct Watch {
 pub struct Engine {
     set: Arc<IndicatorSet>,
     city: Arc<City>,
-    /// A fast hash: ids are the city's own (checked by ingest), not an attacker's keys.
-    sensor_ix: HashMap<SensorId, u32, foldhash::fast::RandomState>,
     /// Per sensor (city order), where its metrics start in `cur`; one more at the end.
     base: Vec<u32>,
     cur: Vec<Cur>,
@@ -120,12 +118,10 @@ pub struct Engine {
 impl Engine {
     pub fn new(set: Arc<IndicatorSet>, city: Arc<City>) -> Self {
         let n = city.sensors().len();
-        let mut sensor_ix = HashMap::with_capacity_and_hasher(n, Default::default());
         let mut metrics: Vec<Arc<str>> = Vec::new();
         let mut base = Vec::with_capacity(n + 1);
         let mut cur = Vec::new();
-        for (i, s) in city.sensors().enumerate() {
-            sensor_ix.insert(s.id.clone(), i as u32);
+        for s in city.sensors() {
             base.push(cur.len() as u32);
             for m in &s.metrics {
                 let id = match metrics.iter().position(|x| **x == *m.name) {
@@ -146,7 +142,6 @@ impl Engine {
         let mut e = Self {
             set: Arc::new(IndicatorSet::default()),
             city,
-            sensor_ix,
             base,
             cur,
             seen: vec![i64::MIN; n],
@@ -166,7 +161,7 @@ impl Engine {
 
     /// The sensor's index (the city's order), for [`Engine::reading_at`].
     pub fn slot(&self, id: &str) -> Option<u32> {
-        self.sensor_ix.get(id).copied()
+        self.city.sensor_index(id)
     }
 
     /// Swaps in a new indicator set. Indicators that stayed keep their levels, trend and

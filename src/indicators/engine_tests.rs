@@ -1,6 +1,7 @@
 //! The engine's incremental figures against a full pass.
 
 use super::*;
+use crate::model::SensorId;
 use crate::spatial::testcity::{self, TestCityParams};
 
 fn city() -> Arc<City> {

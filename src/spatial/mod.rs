@@ -132,6 +132,13 @@ impl City {
         self.sensors.get(i as usize)
     }
 
+    /// A sensor's index in [`City::sensors`]'s order, which the rules engine and the vital
+    /// signs index their per-sensor state by.
+    #[inline]
+    pub fn sensor_index(&self, id: &str) -> Option<u32> {
+        self.sensor_by_id.get(id).copied()
+    }
+
     /// A camera by id; no allocation.
     #[inline]
     pub fn camera(&self, id: &str) -> Option<&Arc<CameraInfo>> {
