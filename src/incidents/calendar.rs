@@ -11,6 +11,7 @@
 
 use super::limits::TimeLimit;
 use crate::model::Timestamp;
+use crate::rules::load::line_of;
 use chrono::{Datelike, FixedOffset, NaiveDate, Weekday};
 use serde::Deserialize;
 use std::fmt;
@@ -384,15 +385,6 @@ fn day_number(date: NaiveDate) -> i64 {
 
 fn date_of(day: i64) -> Option<NaiveDate> {
     NaiveDate::from_num_days_from_ce_opt(i32::try_from(day + EPOCH_FROM_CE).ok()?)
-}
-
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
 }
 
 #[path = "calendar_file.rs"]

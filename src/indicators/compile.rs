@@ -7,6 +7,7 @@ pub use super::levels::Levels;
 use crate::model::Severity;
 use crate::rules::check::Ctx;
 use crate::rules::compile::Sel;
+use crate::rules::load::line_of;
 use crate::rules::{RuleError, Settings};
 use crate::spatial::City;
 use std::collections::HashSet;
@@ -16,7 +17,10 @@ use std::sync::Arc;
 /// The file an indicator set is read from, beside the rules.
 pub const FILE: &str = "indicators.toml";
 
-/// A readings older than this does not count, unless the indicator says otherwise.
+/// At most this many indicators in a file.
+const MAX_INDICATORS: usize = 10_000;
+
+/// A reading older than this does not count, unless the indicator says otherwise.
 const DEFAULT_WINDOW_US: i64 = 15 * 60 * 1_000_000;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -155,14 +159,6 @@ pub fn load(
     compile(&file, &text, settings, city)
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|b| **b == b'\n')
-        .count()
-        + 1
-}
-
 /// Checks and compiles the indicator file `text` (read from `file`).
 pub fn compile(
     file: &Path,
@@ -202,6 +198,16 @@ pub fn compile(
         });
     }
     let mut indicators: Vec<Arc<Indicator>> = Vec::new();
+    // The engine numbers indicators in 16 bits; a city needs a few hundred.
+    if parsed.indicator.len() > MAX_INDICATORS {
+        errors.push(err(
+            0,
+            format!(
+                "{} indicators: at most {MAX_INDICATORS}",
+                parsed.indicator.len()
+            ),
+        ));
+    }
     for spanned in &parsed.indicator {
         let line = line_of(text, spanned.span().start);
         let d = spanned.get_ref();
