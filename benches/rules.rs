@@ -83,6 +83,7 @@ fn thousand_rules(city: &City) -> RuleSet {
         &[(PathBuf::from("bench.rules.toml"), text)],
         Settings::default(),
         Some(city),
+        None,
     )
     .expect("the generated rules compile")
 }

@@ -1,7 +1,8 @@
 //! The vital signs end to end on a manual clock, on SQLite and PostgreSQL: readings drive
 //! indicators of each kind through their levels (with hysteresis), the history holds the
 //! one-minute values, a district user sees only their district, and an indicator going red
-//! opens one incident that steps down and clears as it recovers.
+//! opens one incident that steps down and clears as it recovers; a rule over an indicator's
+//! district values raises and clears its own.
 
 mod common;
 
@@ -84,6 +85,18 @@ measure = "open"
 levels = { blue = 1, yellow = 5 }
 "#;
 
+/// A rule over an indicator: a district with more than two waterlogged points.
+const BY_DISTRICT: &str = r#"
+[[rule]]
+name = "district-flooding"
+kind = "threshold"
+category = "0406"
+indicators = "wet"
+by = "district"
+title = "片区积水 {indicator_name}：{value} 个"
+level = [{ severity = "orange", when = { metric = "value", above = 2 } }]
+"#;
+
 struct Api {
     base: String,
     users: HashMap<&'static str, reqwest::Client>,
@@ -127,11 +140,15 @@ impl Api {
     }
 
     async fn alarm_incidents(&self) -> Vec<Value> {
+        self.incidents_from("indicator:wet").await
+    }
+
+    async fn incidents_from(&self, source: &str) -> Vec<Value> {
         let (_, v) = self.get("duty", "/api/v1/incidents?limit=1000").await;
         v.as_array()
             .map(|l| {
                 l.iter()
-                    .filter(|i| i["source"] == "indicator:wet")
+                    .filter(|i| i["source"] == source)
                     .cloned()
                     .collect()
             })
@@ -155,6 +172,7 @@ async fn scenario(database_url: Option<String>) {
         std::fs::copy(repo().join("rules").join(f), rules.path().join(f)).expect("copy");
     }
     std::fs::write(rules.path().join("indicators.toml"), INDICATORS).expect("indicators");
+    std::fs::write(rules.path().join("district.rules.toml"), BY_DISTRICT).expect("rule");
     let clock = ManualClock::new(at("10:00:00"));
     let mut config = cityops::config::Config::default();
     config.http.listen = "127.0.0.1:0".parse().unwrap();
@@ -299,6 +317,21 @@ async fn scenario(database_url: Option<String>) {
         incidents[0]
     );
     let alarm = incidents[0]["id"].as_str().unwrap().to_owned();
+    // The rule over the indicator: D-0 has three, over two; D-1's one raises nothing.
+    let district = eventually("the rule over the indicator fired", WAIT, || async {
+        let l = api.incidents_from("indicator:wet@D-0").await;
+        (l.len() == 1).then_some(l)
+    })
+    .await;
+    assert_eq!(district[0]["severity"], "orange");
+    assert_eq!(district[0]["rule"], "district-flooding");
+    assert_eq!(district[0]["location"]["district"], "D-0");
+    let title = district[0]["title"].as_str().unwrap();
+    assert!(
+        title.starts_with("片区积水 积水点数 · ") && title.ends_with("：3 个"),
+        "{title}"
+    );
+    assert!(api.incidents_from("indicator:wet@D-1").await.is_empty());
     api.until("duty", "open", "the loop counts it", |v| {
         v["value"].as_f64() >= Some(1.0)
     })
@@ -384,6 +417,12 @@ async fn scenario(database_url: Option<String>) {
     eventually("the incident stepped down", WAIT, || async {
         let l = api.alarm_incidents().await;
         (l.len() == 1 && l[0]["severity"] == "yellow").then_some(())
+    })
+    .await;
+    // D-0 is down to one: the rule's condition cleared.
+    eventually("the district's incident cleared", WAIT, || async {
+        let l = api.incidents_from("indicator:wet@D-0").await;
+        (l.len() == 1 && !l[0]["cleared_at"].is_null()).then_some(())
     })
     .await;
 

@@ -102,6 +102,11 @@ impl RulesStage {
         slots
     }
 
+    /// Evaluates the vital signs as they stand, for rules over indicators.
+    pub fn indicators(&mut self, current: &[crate::indicators::Current]) {
+        self.engine.indicators(current, &mut self.actions);
+    }
+
     /// Runs the engine's timers up to `now`.
     pub fn tick(&mut self, now: Timestamp) {
         self.engine.tick(now, &mut self.actions);

@@ -49,6 +49,8 @@ pub struct Writer {
     pub incidents: crate::incidents::Incidents,
     /// The vital signs' stage, fed the stored readings and reloaded indicator sets.
     pub indicators: Option<mpsc::Sender<IndicatorInput>>,
+    /// The vital signs as they stand, read at each tick for rules over indicators.
+    pub board: Option<tokio::sync::watch::Receiver<Arc<crate::indicators::Board>>>,
 }
 
 impl Writer {
@@ -72,6 +74,12 @@ impl Writer {
                 biased;
                 _ = ticks.tick() => {
                     let now = self.clock.now();
+                    if let Some(board) = &mut self.board
+                        && board.has_changed().unwrap_or(false)
+                    {
+                        let board = board.borrow_and_update().clone();
+                        self.rules.indicators(&board.current);
+                    }
                     self.rules.tick(now);
                     if !self.commit_rules(&abort).await {
                         return;

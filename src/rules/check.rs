@@ -202,12 +202,59 @@ impl Ctx<'_> {
         })
     }
 
+    /// What a threshold or rate rule watches: `sensors`, or `indicators` (with `by`).
+    /// `known` is the indicator set beside the rules, `None` when it did not load (its own
+    /// errors are reported; the ids are not checked against it then).
+    pub(super) fn watched(
+        &mut self,
+        d: &RuleDef,
+        known: Option<&crate::indicators::IndicatorSet>,
+    ) -> Sel {
+        let Some(ids) = &d.indicators else {
+            if d.by.is_some() {
+                self.err("`by` goes with `indicators`");
+            }
+            return self.selector("sensors", d.sensors.as_ref(), false);
+        };
+        if d.sensors.is_some() {
+            self.err("give `sensors` or `indicators`, not both");
+        }
+        let ids = ids.to_vec();
+        if ids.is_empty() {
+            self.err("`indicators` is empty");
+        }
+        let district = match d.by.as_deref() {
+            None | Some("city") => false,
+            Some("district") => true,
+            Some(b) => {
+                self.err(format!("`by` = {b:?}: expected city or district"));
+                false
+            }
+        };
+        if let Some(set) = known {
+            for id in &ids {
+                match set.indicators.iter().find(|i| &*i.id == id) {
+                    None => self.err(format!(
+                        "`indicators`: indicators.toml has no indicator {id:?}"
+                    )),
+                    Some(i)
+                        if district
+                            && i.breakdown == crate::indicators::compile::Breakdown::None =>
+                    {
+                        self.err(format!(
+                            "`by` = \"district\": indicator {id:?} has no breakdown by district"
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Sel::indicators(ids, district)
+    }
+
     /// Every metric a condition reads must exist on the selected sensor kinds. Works on
     /// the condition as written, so it is reported alongside the condition's other errors.
     pub(super) fn check_metrics(&mut self, key: &str, sel: &Sel, cond: &CondDef) {
-        let Some(city) = self.city else {
-            return;
-        };
         fn names(c: &CondDef, out: &mut Vec<String>) {
             out.extend(c.metric.iter().cloned());
             c.any
@@ -218,6 +265,17 @@ impl Ctx<'_> {
         }
         let mut metrics = Vec::new();
         names(cond, &mut metrics);
+        if sel.over_indicators() {
+            for m in metrics.iter().filter(|m| *m != Sel::INDICATOR_METRIC) {
+                self.err(format!(
+                    "`{key}`: an indicator has one metric, \"value\", not {m:?}"
+                ));
+            }
+            return;
+        }
+        let Some(city) = self.city else {
+            return;
+        };
         for m in metrics {
             let has = city
                 .sensors()
@@ -317,8 +375,10 @@ impl Ctx<'_> {
     pub(super) fn unused(&mut self, d: &RuleDef) {
         use RuleKind::*;
         let k = d.kind;
-        let checks: [(&str, bool, &[RuleKind]); 17] = [
+        let checks: [(&str, bool, &[RuleKind]); 19] = [
             ("sensors", d.sensors.is_some(), &[Threshold, Rate, Absence]),
+            ("indicators", d.indicators.is_some(), &[Threshold, Rate]),
+            ("by", d.by.is_some(), &[Threshold, Rate]),
             ("cameras", d.cameras.is_some(), &[Video]),
             ("level", !d.level.is_empty(), &[Threshold, Rate]),
             ("clear", d.clear.is_some(), &[Threshold, Rate]),

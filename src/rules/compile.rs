@@ -52,6 +52,34 @@ pub struct Sel {
 }
 
 impl Sel {
+    /// The kind the engine gives an indicator's city-wide value, and each district's.
+    /// Sensor kinds cannot start with `@`, so a sensor selector never names them.
+    pub const INDICATOR_CITY: &'static str = "@indicator";
+    pub const INDICATOR_DISTRICT: &'static str = "@indicator/district";
+    /// An indicator's one metric.
+    pub const INDICATOR_METRIC: &'static str = "value";
+
+    /// Selects indicators by id: the city's values, or each district's.
+    pub fn indicators(ids: Vec<String>, by_district: bool) -> Self {
+        let kind = if by_district {
+            Self::INDICATOR_DISTRICT
+        } else {
+            Self::INDICATOR_CITY
+        };
+        Self {
+            kind: Some(HashSet::from([kind.to_string()])),
+            ids: Some(ids.into_iter().collect()),
+            ..Self::default()
+        }
+    }
+
+    /// Whether it selects indicators rather than sensors.
+    pub fn over_indicators(&self) -> bool {
+        self.kind
+            .as_ref()
+            .is_some_and(|k| k.iter().any(|k| k.starts_with('@')))
+    }
+
     pub fn matches(&self, id: &str, kind: Option<&str>, at: &Location) -> bool {
         fn ok(set: &Option<HashSet<String>>, v: Option<&str>) -> bool {
             set.as_ref()
@@ -158,7 +186,11 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Checks and compiles one rule. `None` when it has errors (pushed onto `ctx`).
-pub(super) fn compile(ctx: &mut Ctx<'_>, d: &RuleDef) -> Option<Rule> {
+pub(super) fn compile(
+    ctx: &mut Ctx<'_>,
+    d: &RuleDef,
+    indicators: Option<&crate::indicators::IndicatorSet>,
+) -> Option<Rule> {
     let before = ctx.errors.len();
     if !valid_name(&d.name) {
         ctx.err(format!(
@@ -177,7 +209,7 @@ pub(super) fn compile(ctx: &mut Ctx<'_>, d: &RuleDef) -> Option<Rule> {
     let clear_after = ctx.duration("clear_after", &d.clear_after);
     let body = match d.kind {
         RuleKind::Threshold | RuleKind::Rate => {
-            let sensors = ctx.selector("sensors", d.sensors.as_ref(), false);
+            let sensors = ctx.watched(d, indicators);
             let levels = ctx.levels(&sensors, &d.level);
             let clear = d.clear.as_ref().and_then(|c| ctx.cond("clear", c));
             if let Some(c) = &d.clear {
@@ -284,7 +316,11 @@ pub(super) fn compile(ctx: &mut Ctx<'_>, d: &RuleDef) -> Option<Rule> {
             }
         }
     };
+    let over_indicators = d.indicators.is_some();
     let default_title = match d.kind {
+        RuleKind::Threshold | RuleKind::Rate if over_indicators => {
+            "{rule}: {indicator_name} {district} {value} ({severity})"
+        }
         RuleKind::Threshold | RuleKind::Rate => {
             "{rule}: {sensor_name} {metric} {value} ({severity})"
         }
@@ -292,14 +328,22 @@ pub(super) fn compile(ctx: &mut Ctx<'_>, d: &RuleDef) -> Option<Rule> {
         RuleKind::Video => "{rule}: {event} at {camera_name} ({camera})",
         RuleKind::Correlation => "{rule}: {sources} within {radius_m} m",
     };
-    let title = match Template::parse(d.title.as_deref().unwrap_or(default_title), d.kind) {
+    let title = match Template::parse(
+        d.title.as_deref().unwrap_or(default_title),
+        d.kind,
+        over_indicators,
+    ) {
         Ok(t) => t,
         Err(e) => {
             ctx.err(format!("`title`: {e}"));
             Template::literal("")
         }
     };
-    let description = match d.description.as_deref().map(|s| Template::parse(s, d.kind)) {
+    let description = match d
+        .description
+        .as_deref()
+        .map(|s| Template::parse(s, d.kind, over_indicators))
+    {
         Some(Ok(t)) => Some(t),
         Some(Err(e)) => {
             ctx.err(format!("`description`: {e}"));

@@ -130,6 +130,12 @@ pub struct RuleDef {
 
     /// Which sensors (threshold, rate, absence) it watches.
     pub sensors: Option<Selector>,
+    /// Instead of sensors: the vital signs (ids of `indicators.toml`) a threshold or rate
+    /// rule watches; their one metric is `value`.
+    pub indicators: Option<OneOrMany>,
+    /// With `indicators`: `city` (default) watches the city's value, one incident for the
+    /// city; `district` each district's, one incident per district.
+    pub by: Option<String>,
     /// Which cameras (video) it watches.
     pub cameras: Option<Selector>,
 

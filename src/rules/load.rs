@@ -128,8 +128,10 @@ pub fn load_dir(dir: &Path, city: Option<&City>) -> Result<RuleSet, RuleErrors> 
         let text = std::fs::read_to_string(f).map_err(|e| err(f, format!("cannot read: {e}")))?;
         sources.push((f.clone(), text));
     }
+    // The indicators first: rules may watch them.
     let indicators = crate::indicators::compile::load(dir, &settings, city);
-    let mut set = match (compile_sources(&sources, settings, city), indicators) {
+    let rules = compile_sources(&sources, settings, city, indicators.as_ref().ok());
+    let mut set = match (rules, indicators) {
         (Ok(set), Ok(indicators)) => RuleSet {
             indicators: Arc::new(indicators),
             ..set
@@ -144,11 +146,13 @@ pub fn load_dir(dir: &Path, city: Option<&City>) -> Result<RuleSet, RuleErrors> 
     Ok(set)
 }
 
-/// Checks and compiles rule files given as (path, text).
+/// Checks and compiles rule files given as (path, text). Rules that watch indicators are
+/// checked against `indicators` when given.
 pub fn compile_sources(
     sources: &[(PathBuf, String)],
     settings: Settings,
     city: Option<&City>,
+    indicators: Option<&crate::indicators::IndicatorSet>,
 ) -> Result<RuleSet, RuleErrors> {
     let mut errors = Vec::new();
     let mut rules: Vec<Arc<Rule>> = Vec::new();
@@ -181,7 +185,7 @@ pub fn compile_sources(
                     message: "another rule has this name".into(),
                 });
             }
-            let rule = compile(&mut ctx, def);
+            let rule = compile(&mut ctx, def, indicators);
             errors.append(&mut ctx.errors);
             if let (Some(rule), true) = (rule, def.enabled) {
                 rules.push(Arc::new(rule));

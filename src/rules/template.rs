@@ -23,10 +23,13 @@ pub struct Vars<'a> {
     pub grid: &'a str,
     pub street: &'a str,
     pub district: &'a str,
+    pub indicator: &'a str,
+    pub indicator_name: &'a str,
 }
 
 const COMMON: &[&str] = &["rule", "severity", "grid", "street", "district"];
 const SENSOR: &[&str] = &["sensor", "sensor_name", "metric", "value"];
+const INDICATOR: &[&str] = &["indicator", "indicator_name", "metric", "value"];
 const VIDEO: &[&str] = &["camera", "camera_name", "event", "confidence", "count"];
 const CORRELATION: &[&str] = &["sources", "radius_m", "count"];
 
@@ -44,11 +47,13 @@ impl Template {
         Self(vec![Part::Text(s.to_string())])
     }
 
-    /// Parses `text`; `{{` and `}}` stand for braces.
-    pub fn parse(text: &str, kind: RuleKind) -> Result<Self, String> {
+    /// Parses `text` for a rule of `kind` (over indicators rather than sensors when
+    /// `over_indicators`); `{{` and `}}` stand for braces.
+    pub fn parse(text: &str, kind: RuleKind, over_indicators: bool) -> Result<Self, String> {
         let allowed: Vec<&str> = COMMON
             .iter()
             .chain(match kind {
+                RuleKind::Threshold | RuleKind::Rate if over_indicators => INDICATOR,
                 RuleKind::Threshold | RuleKind::Rate | RuleKind::Absence => SENSOR,
                 RuleKind::Video => VIDEO,
                 RuleKind::Correlation => CORRELATION,
@@ -125,6 +130,8 @@ impl Template {
                     "grid" => v.grid.to_string(),
                     "street" => v.street.to_string(),
                     "district" => v.district.to_string(),
+                    "indicator" => v.indicator.to_string(),
+                    "indicator_name" => v.indicator_name.to_string(),
                     _ => String::new(),
                 }),
             }
@@ -139,7 +146,8 @@ mod tests {
 
     #[test]
     fn fills_placeholders_and_escapes_braces() {
-        let t = Template::parse("{sensor_name} {{x}} {value} cm", RuleKind::Threshold).unwrap();
+        let t =
+            Template::parse("{sensor_name} {{x}} {value} cm", RuleKind::Threshold, false).unwrap();
         let s = t.render(&Vars {
             sensor_name: "积水 3",
             value: Some(27.456),
@@ -150,12 +158,15 @@ mod tests {
 
     #[test]
     fn unknown_placeholders_are_errors() {
-        let e = Template::parse("{sensr}", RuleKind::Threshold).unwrap_err();
+        let e = Template::parse("{sensr}", RuleKind::Threshold, false).unwrap_err();
         assert!(e.contains("unknown placeholder {sensr}"), "{e}");
-        assert!(Template::parse("{camera}", RuleKind::Threshold).is_err());
-        assert!(Template::parse("{camera}", RuleKind::Video).is_ok());
-        assert!(Template::parse("a } b", RuleKind::Video).is_err());
-        let e = Template::parse("x {sensor_name", RuleKind::Threshold).unwrap_err();
+        assert!(Template::parse("{camera}", RuleKind::Threshold, false).is_err());
+        assert!(Template::parse("{camera}", RuleKind::Video, false).is_ok());
+        assert!(Template::parse("a } b", RuleKind::Video, false).is_err());
+        assert!(Template::parse("{indicator_name}", RuleKind::Rate, true).is_ok());
+        assert!(Template::parse("{sensor_name}", RuleKind::Rate, true).is_err());
+        assert!(Template::parse("{indicator}", RuleKind::Threshold, false).is_err());
+        let e = Template::parse("x {sensor_name", RuleKind::Threshold, false).unwrap_err();
         assert!(e.contains("not closed"), "{e}");
     }
 }

@@ -5,8 +5,10 @@
 //! on a simulated clock (inputs in event-time order, a tick every `step`), keeps the
 //! incidents its actions open, change and clear in memory exactly as the store would,
 //! and compares. Expectations cover only the sensors and cameras the test feeds (and
-//! correlation areas): every other sensor of the city is silent in a test.
+//! correlation areas, and indicators for rules over them: the runner computes the vital
+//! signs from the same inputs): every other sensor of the city is silent in a test.
 
+use super::compile::Body;
 use super::engine::{Action, Engine};
 use super::load::RuleSet;
 use crate::model::{CameraId, Location, Reading, SensorId, Timestamp, VideoAlert};
@@ -325,6 +327,19 @@ fn run_inner(
         lateness,
         Timestamp::from_micros(start),
     );
+    // Rules over indicators see the vital signs computed from the same inputs (the loop's
+    // figures are not: a test has no store).
+    let over_indicators = rules
+        .rules
+        .iter()
+        .filter(|r| {
+            t.rules
+                .as_ref()
+                .is_none_or(|n| n.iter().any(|n| *n == *r.name))
+        })
+        .any(|r| matches!(&r.body, Body::Sensor { sensors, .. } if sensors.over_indicators()));
+    let mut vital = over_indicators
+        .then(|| crate::indicators::Engine::new(rules.indicators.clone(), city.clone()));
     let mut memory = Memory::default();
     let mut actions = Vec::new();
     let mut next_input = 0;
@@ -333,9 +348,11 @@ fn run_inner(
         let rest = key.strip_prefix("rule:")?;
         let (rule, entity) = rest.split_once(':')?;
         let rule_ok = t.rules.as_ref().is_none_or(|r| r.iter().any(|n| n == rule));
-        let is_area = rules
-            .rule(rule)
-            .is_some_and(|r| r.kind == super::def::RuleKind::Correlation);
+        let is_area = rules.rule(rule).is_some_and(|r| match &r.body {
+            Body::Correlation { .. } => true,
+            Body::Sensor { sensors, .. } => sensors.over_indicators(),
+            _ => false,
+        });
         (rule_ok && (is_area || entities.contains(entity)))
             .then(|| (rule.to_string(), entity.to_string()))
     };
@@ -344,10 +361,18 @@ fn run_inner(
             match &inputs[next_input] {
                 Input::Reading(r) => {
                     engine.reading(r, &mut actions);
+                    if let Some(v) = &mut vital {
+                        v.reading(r);
+                    }
                 }
                 Input::Alert(a) => engine.alert(a, &mut actions),
             }
             next_input += 1;
+        }
+        if let Some(v) = &mut vital {
+            let now = Timestamp::from_micros(m);
+            v.tick(now, None);
+            engine.indicators(&v.current(now), &mut actions);
         }
         engine.tick(Timestamp::from_micros(m), &mut actions);
         for a in actions.drain(..) {

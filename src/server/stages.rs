@@ -390,6 +390,7 @@ pub(super) async fn start_pipeline(
         live: i.live.clone(),
         incidents: i.incidents.clone(),
         indicators: Some(vital.input),
+        board: Some(vital.board.clone()),
     };
     let (stop, abort, done) = (
         CancellationToken::new(),

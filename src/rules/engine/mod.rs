@@ -13,6 +13,7 @@
 //! is built (`routes`), so a reading costs one id lookup plus the rules of its sensor.
 
 mod correlate;
+mod indicator;
 mod persist;
 mod routes;
 mod sensor;
@@ -129,7 +130,13 @@ pub struct Engine {
     rules: Arc<RuleSet>,
     /// How far behind a sensor's newest reading a reading may be and still count.
     lateness: i64,
+    /// The city's sensors in its order, then the indicators' slots (`indicator.rs`).
     sensors: Vec<SensorSlot>,
+    /// How many of `sensors` are the city's.
+    real_sensors: u32,
+    /// What each slot after the city's sensors holds.
+    indicator_slots: Vec<indicator::IndicatorSlot>,
+    places: indicator::Places,
     /// Keys share the registry's id strings (`SensorId` is an `Arc<str>`).
     sensor_ix: HashMap<SensorId, u32>,
     cameras: Vec<(Arc<CameraInfo>, Box<[Route]>)>,
@@ -202,7 +209,10 @@ impl Engine {
         let mut engine = Self {
             rules,
             lateness: lateness_micros.max(0),
+            real_sensors: sensors.len() as u32,
             sensors,
+            indicator_slots: Vec::new(),
+            places: indicator::Places::of(&city),
             sensor_ix,
             cameras,
             camera_ix,
@@ -215,6 +225,7 @@ impl Engine {
             deleted: Vec::new(),
             absent: Vec::new(),
         };
+        engine.build_indicator_slots();
         engine.build_routes();
         engine
     }
@@ -422,7 +433,11 @@ impl Engine {
         match rule.body {
             Body::Sensor { .. } | Body::Absence { .. } => {
                 let s = &self.sensors[e as usize].info;
-                (Subject::Sensor(s), s.location.clone())
+                let subject = match self.indicator_of(e) {
+                    Some(i) => Subject::Indicator(s, &i.indicator),
+                    None => Subject::Sensor(s),
+                };
+                (subject, s.location.clone())
             }
             Body::Video { .. } => {
                 let c = &self.cameras[e as usize].0;
@@ -452,6 +467,8 @@ impl Engine {
 /// What an incident is about.
 enum Subject<'a> {
     Sensor(&'a SensorInfo),
+    /// An indicator's slot, and the indicator's id.
+    Indicator(&'a SensorInfo, &'a str),
     Camera(&'a CameraInfo),
     Area(&'a Rule),
 }
@@ -464,6 +481,13 @@ impl<'a> Subject<'a> {
                 sensor_name: &s.name,
                 grid: s.location.grid.as_deref().unwrap_or(""),
                 street: s.location.street.as_deref().unwrap_or(""),
+                district: s.location.district.as_deref().unwrap_or(""),
+                ..Default::default()
+            },
+            Subject::Indicator(s, id) => Vars {
+                indicator: id,
+                indicator_name: &s.name,
+                metric: crate::rules::compile::Sel::INDICATOR_METRIC,
                 district: s.location.district.as_deref().unwrap_or(""),
                 ..Default::default()
             },
@@ -487,7 +511,7 @@ impl<'a> Subject<'a> {
 
     fn source_id(&self) -> Option<String> {
         match self {
-            Subject::Sensor(s) => Some(s.id.to_string()),
+            Subject::Sensor(s) | Subject::Indicator(s, _) => Some(s.id.to_string()),
             Subject::Camera(c) => Some(c.id.to_string()),
             Subject::Area(_) => None,
         }

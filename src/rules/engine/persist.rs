@@ -79,7 +79,9 @@ impl Engine {
     }
 
     /// Swaps in a new rule set. Rules whose definition did not change keep their
-    /// state (pending timers, firing keys, windows); the rest start afresh.
+    /// state (pending timers, firing keys, windows); the rest start afresh. The
+    /// indicators' slots are rebuilt for the new indicator set: a rule's key on an
+    /// indicator that is gone goes too.
     pub fn reload(&mut self, rules: Arc<RuleSet>) {
         let old = std::mem::replace(&mut self.rules, rules);
         let remap: HashMap<u32, u32> = old
@@ -95,23 +97,43 @@ impl Engine {
                 Some((oi as u32, ni as u32))
             })
             .collect();
+        let (slots, old_slot_ids) = self.build_indicator_slots();
+        let real = self.real_sensors;
+        // The key (r, e) of the old set, in the new one.
+        let moved = |(r, e): (u32, u32)| -> Option<(u32, u32)> {
+            let n = *remap.get(&r)?;
+            let over_sensors = matches!(
+                old.rules[r as usize].body,
+                Body::Sensor { .. } | Body::Absence { .. }
+            );
+            let e = match over_sensors && e >= real {
+                true => *slots.get(&e)?,
+                false => e,
+            };
+            Some((n, e))
+        };
         let keys = std::mem::take(&mut self.keys);
         for ((r, e), st) in keys {
-            match remap.get(&r) {
-                Some(&n) => {
-                    self.keys.insert((n, e), st);
+            match moved((r, e)) {
+                Some(k) => {
+                    self.keys.insert(k, st);
                 }
                 None => {
                     // Its saved state must go too: write a deletion under the old key.
-                    let name = &old.rules[r as usize].name;
-                    let entity = self.entity_id(&old.rules[r as usize], e).to_string();
-                    self.deleted.push(format!("rule:{name}:{entity}"));
+                    let rule = &old.rules[r as usize];
+                    let entity = match rule.body {
+                        Body::Sensor { .. } if e >= real => {
+                            old_slot_ids[(e - real) as usize].to_string()
+                        }
+                        _ => self.entity_id(rule, e).to_string(),
+                    };
+                    self.deleted.push(format!("rule:{}:{entity}", rule.name));
                 }
             }
         }
         self.dirty = std::mem::take(&mut self.dirty)
             .into_iter()
-            .filter_map(|(r, e)| remap.get(&r).map(|n| (*n, e)))
+            .filter_map(moved)
             .collect();
         self.video = std::mem::take(&mut self.video)
             .into_iter()

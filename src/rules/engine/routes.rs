@@ -9,8 +9,16 @@ impl Engine {
     /// Works out, per sensor and camera, which rules its data feeds.
     pub(super) fn build_routes(&mut self) {
         self.absent.clear();
+        let real = self.real_sensors as usize;
         for (si, slot) in self.sensors.iter_mut().enumerate() {
             let s = &slot.info;
+            // An indicator's slot is matched by the indicator's id, and only by rules
+            // over indicators; a sensor only by rules over sensors.
+            let virt = si >= real;
+            let id = match virt {
+                true => &*self.indicator_slots[si - real].indicator,
+                false => s.id.as_str(),
+            };
             let mut routes = Vec::new();
             let mut span = 0i64;
             for (ri, rule) in self.rules.rules.iter().enumerate() {
@@ -29,7 +37,9 @@ impl Engine {
                         clear,
                         rate,
                         ..
-                    } if sensors.matches(s.id.as_str(), Some(&s.kind), &s.location) => {
+                    } if sensors.over_indicators() == virt
+                        && sensors.matches(id, Some(&s.kind), &s.location) =>
+                    {
                         let metrics = mask(&|m| {
                             levels.iter().any(|(_, c)| c.reads(m))
                                 || clear.as_ref().is_some_and(|c| c.reads(m))
@@ -42,15 +52,15 @@ impl Engine {
                         }
                     }
                     Body::Absence { sensors, .. }
-                        if sensors.matches(s.id.as_str(), Some(&s.kind), &s.location) =>
+                        if !virt && sensors.matches(id, Some(&s.kind), &s.location) =>
                     {
                         routes.push(Route::Absence { rule: ri });
                         self.absent.push((ri, si as u32));
                     }
-                    Body::Correlation { groups, .. } => {
+                    Body::Correlation { groups, .. } if !virt => {
                         for (gi, g) in groups.iter().enumerate() {
                             if let Group::Sensors { sel, .. } = g
-                                && sel.matches(s.id.as_str(), Some(&s.kind), &s.location)
+                                && sel.matches(id, Some(&s.kind), &s.location)
                             {
                                 routes.push(Route::Group {
                                     rule: ri,
